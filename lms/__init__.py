@@ -1,0 +1,124 @@
+"""lms: the continuing-education server. ``create_app`` builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+
+from lms.config import Config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the application from a Config (read from ``LMS_*`` variables when not given)."""
+    config = config or Config.from_env()
+    app = Flask(__name__, instance_path=str(config.data_dir), instance_relative_config=False)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("lms").setLevel(config.log_level)
+    app.config.update(_flask_settings(config))
+    app.extensions["lms.config"] = config
+
+    _init_extensions(app, config)
+    _register_blueprints(app)
+
+    from lms.core.http import register_error_handlers
+    from lms.core.templating import register_template_helpers
+
+    register_error_handlers(app)
+    register_template_helpers(app)
+
+    from lms.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _flask_settings(config: Config) -> dict:
+    engine_options = {"pool_pre_ping": True}
+    if config.embedded_database:
+        engine_options = {"connect_args": {"timeout": 15}}
+    return {
+        "SECRET_KEY": config.secret_key,
+        "SQLALCHEMY_DATABASE_URI": config.database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "SESSION_COOKIE_SECURE": config.cookie_secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "lms_session",
+        "REMEMBER_COOKIE_SECURE": config.cookie_secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,  # forms and JSON only; video goes straight to object storage
+        "API_TITLE": "lms API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "JSON_AS_ASCII": False,
+    }
+
+
+def _init_extensions(app: Flask, config: Config) -> None:
+    import socketio as socketio_pkg
+
+    from lms.core.api import LmsApi
+    from lms.core.redis import create_client, create_connection_pool
+    from lms.core.storage import create_object_store
+    from lms.extensions import csrf, db, limiter, login_manager, migrate, socketio
+
+    pool = create_connection_pool(config)
+    app.extensions["lms.redis"] = create_client(pool)
+    app.extensions["lms.storage"] = create_object_store(config)
+    # The rate limiter counts in the same store as everything else: real Redis, or the in-process one.
+    app.config["RATELIMIT_STORAGE_URI"] = config.redis_url or "redis://in-process"
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": pool}
+
+    db.init_app(app)
+    if config.embedded_database:
+        with app.app_context():
+            sa.event.listen(db.engine, "connect", _sqlite_pragmas)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "请先登录。"
+    login_manager.login_message_category = "warning"
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    limiter.init_app(app)
+    client_manager = None
+    if config.redis_url:
+        # Several web processes share Socket.IO rooms through Redis; a sized pool (STACK-NOTES).
+        client_manager = socketio_pkg.RedisManager(config.redis_url, redis_options={"max_connections": 50})
+    socketio.init_app(app, async_mode=config.async_mode, client_manager=client_manager,
+                      cors_allowed_origins=config.public_url or [])
+    # flask-smorest keeps the OpenAPI document on the Api object, so each app gets its own.
+    app.extensions["lms.api"] = LmsApi(app)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from lms.accounts.api import blp as accounts_api
+    from lms.accounts.views import bp as accounts_pages
+    from lms.core.health import bp as health
+    from lms.core.storage_views import storage_bp
+    from lms.orgs.api import blp as orgs_api
+    from lms.orgs.views import bp as orgs_pages
+    from lms.extensions import csrf
+
+    for blueprint in (health, storage_bp, accounts_pages, orgs_pages):
+        app.register_blueprint(blueprint)
+    api = app.extensions["lms.api"]
+    for blueprint in (accounts_api, orgs_api):
+        # The API authenticates by bearer token only, never by cookie, so CSRF does not apply.
+        csrf.exempt(blueprint)
+        api.register_blueprint(blueprint)

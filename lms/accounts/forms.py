@@ -1,0 +1,59 @@
+"""Page forms. They carry CSRF and the fields; the rules live in the services, whose messages
+are attached back to the fields by ``attach_errors``."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import EqualTo
+
+from lms.accounts.title_series import TITLE_SERIES
+from lms.core.errors import InvalidInput
+
+
+class LoginForm(FlaskForm):
+    login = StringField("身份证号码 / 管理员账号")
+    password = PasswordField("密码")
+
+
+class PersonFields(FlaskForm):
+    name = StringField("姓名")
+    phone = StringField("手机号码")
+    unit_id = SelectField("工作单位", coerce=str, validate_choice=False)
+    title_series = SelectField("职称系列", choices=[("", "请选择")] + [(s, s) for s in TITLE_SERIES],
+                               validate_choice=False)
+    professional_post = StringField("专业技术岗位")
+
+
+class LearnerRegistrationForm(PersonFields):
+    id_number = StringField("身份证号码（登录账号）")
+    password = PasswordField("密码（8–64 位，含字母和数字）")
+    password_confirm = PasswordField("确认密码", validators=[EqualTo("password", message="两次输入的密码不一致。")])
+
+
+class ResubmitForm(PersonFields):
+    pass
+
+
+class PasswordForm(FlaskForm):
+    old_password = PasswordField("原密码")
+    new_password = PasswordField("新密码（8–64 位，含字母和数字）")
+    new_password_confirm = PasswordField("确认新密码",
+                                         validators=[EqualTo("new_password", message="两次输入的新密码不一致。")])
+
+
+class DecisionForm(FlaskForm):
+    decision = SelectField("审核结果", choices=[("approve", "通过"), ("reject", "不通过")], validate_choice=False)
+    reason = StringField("原因（不通过时必填，申请人可见）")
+
+
+def attach_errors(form: FlaskForm, error: InvalidInput) -> list[str]:
+    """Put a service's field messages on the form's fields; return those that match no field."""
+    unmatched = []
+    for field_name, message in error.fields.items():
+        field = getattr(form, field_name, None)
+        if field is None:
+            unmatched.append(message)
+        else:
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+    return unmatched

@@ -1,0 +1,137 @@
+"""User accounts and the log of registration decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.core.db import enum_column, utcnow
+from lms.core.idcard import mask_id_number, mask_phone
+from lms.extensions import db
+from lms.orgs.models import Org, OrgKind, ReviewStatus
+
+
+class Role(enum.StrEnum):
+    LEARNER = "learner"
+    UNIT_ADMIN = "unit_admin"
+    DEPARTMENT_ADMIN = "department_admin"
+    HR_ADMIN = "hr_admin"
+    BASE_ADMIN = "base_admin"
+    REVIEWER = "reviewer"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.LEARNER: "专业技术人员",
+    Role.UNIT_ADMIN: "用人单位管理员",
+    Role.DEPARTMENT_ADMIN: "主管部门管理员",
+    Role.HR_ADMIN: "人社部门管理员",
+    Role.BASE_ADMIN: "继续教育基地管理员",
+    Role.REVIEWER: "防作弊审核员",
+}
+
+# The organisation kind each role belongs to; an account's org must be of that kind.
+ROLE_ORG_KINDS = {
+    Role.LEARNER: frozenset({OrgKind.UNIT}),
+    Role.UNIT_ADMIN: frozenset({OrgKind.UNIT}),
+    Role.DEPARTMENT_ADMIN: frozenset({OrgKind.DEPARTMENT}),
+    Role.HR_ADMIN: frozenset({OrgKind.PROVINCE_HR, OrgKind.CITY_HR, OrgKind.COUNTY_HR}),
+    Role.BASE_ADMIN: frozenset({OrgKind.BASE}),
+    Role.REVIEWER: frozenset({OrgKind.PROVINCE_HR}),
+}
+
+ADMIN_ROLE_FOR_KIND = {
+    OrgKind.PROVINCE_HR: Role.HR_ADMIN,
+    OrgKind.CITY_HR: Role.HR_ADMIN,
+    OrgKind.COUNTY_HR: Role.HR_ADMIN,
+    OrgKind.DEPARTMENT: Role.DEPARTMENT_ADMIN,
+    OrgKind.UNIT: Role.UNIT_ADMIN,
+    OrgKind.BASE: Role.BASE_ADMIN,
+}
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Learners log in with their ID-card number; admins with the account name they chose.
+    login: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    id_number: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+    phone: Mapped[str] = mapped_column(sa.String(11))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    status: Mapped[ReviewStatus] = mapped_column(enum_column(ReviewStatus), default=ReviewStatus.PENDING)
+    reject_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    title_series: Mapped[str | None] = mapped_column(sa.String(30))
+    professional_post: Mapped[str | None] = mapped_column(sa.String(50))
+    password_hash: Mapped[str] = mapped_column(sa.String(200))
+    # Bumped on every password change so that old sessions and API tokens stop working.
+    session_version: Mapped[int] = mapped_column(default=1)
+    reviewed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    org: Mapped[Org] = relationship()
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        # Pending and rejected people may log in, but only to see and correct their registration.
+        return True
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == ReviewStatus.APPROVED and self.org.status == ReviewStatus.APPROVED
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role not in (Role.LEARNER, Role.REVIEWER)
+
+    @property
+    def masked_id_number(self) -> str:
+        return mask_id_number(self.id_number)
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role.value} {self.login!r}>"
+
+
+class DecisionAction(enum.StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RESUBMITTED = "resubmitted"
+    CREATED = "created"
+
+    @property
+    def label(self) -> str:
+        return {"submitted": "提交注册", "approved": "审核通过", "rejected": "审核不通过",
+                "resubmitted": "修改后重新提交", "created": "由上级创建"}[self.value]
+
+
+class RegistrationDecision(db.Model):
+    """Every step of a registration (submitted, approved, rejected, resubmitted), kept for good."""
+
+    __tablename__ = "registration_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    action: Mapped[DecisionAction] = mapped_column(enum_column(DecisionAction))
+    reason: Mapped[str | None] = mapped_column(sa.String(200))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])

@@ -1,0 +1,38 @@
+"""Password hashing (argon2) and the password rule."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+
+MIN_LENGTH = 8
+MAX_LENGTH = 64
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Check a password against its hash without leaking why it failed."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Return whether the hash was made with weaker parameters than today's."""
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def password_problem(password: str) -> str | None:
+    """Return why a new password is not acceptable (Chinese), or None."""
+    if not MIN_LENGTH <= len(password or "") <= MAX_LENGTH:
+        return f"密码长度应为 {MIN_LENGTH}–{MAX_LENGTH} 个字符。"
+    if not any(c.isalpha() for c in password) or not any(c.isdigit() for c in password):
+        return "密码须同时包含字母和数字。"
+    return None

@@ -1,0 +1,83 @@
+"""JSON shapes of the accounts API (types only; the rules are checked by the service)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+class TokenRequest(Schema):
+    login = fields.String(required=True, metadata={"description": "身份证号码（专技人员）或管理员账号"})
+    password = fields.String(required=True, load_only=True)
+
+
+class Token(Schema):
+    token = fields.String(metadata={"description": "Bearer 令牌，12 小时内有效；修改密码后失效"})
+    expires_in = fields.Integer()
+
+
+class LearnerRegistration(Schema):
+    id_number = fields.String(required=True)
+    name = fields.String(required=True)
+    phone = fields.String(required=True)
+    unit_id = fields.Integer(required=True)
+    title_series = fields.String(required=True)
+    professional_post = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
+
+
+class LearnerResubmission(Schema):
+    name = fields.String(required=True)
+    phone = fields.String(required=True)
+    unit_id = fields.Integer(required=True)
+    title_series = fields.String(required=True)
+    professional_post = fields.String(required=True)
+
+
+class PasswordChange(Schema):
+    old_password = fields.String(required=True, load_only=True)
+    new_password = fields.String(required=True, load_only=True)
+
+
+class Decision(Schema):
+    ids = fields.List(fields.Integer(), required=True)
+    approve = fields.Boolean(required=True)
+    reason = fields.String(load_default=None, allow_none=True)
+
+
+class Person(Schema):
+    """A person as an admin sees them: ID and phone masked."""
+
+    id = fields.Integer()
+    name = fields.String()
+    role = fields.String(attribute="role.value")
+    org_id = fields.Integer()
+    org_name = fields.String(attribute="org.name")
+    id_number = fields.String(attribute="masked_id_number")
+    phone = fields.String(attribute="masked_phone")
+    title_series = fields.String()
+    professional_post = fields.String()
+    status = fields.String(attribute="status.value")
+    reject_reason = fields.String()
+    created_at = fields.DateTime()
+
+
+class Me(Person):
+    """The caller's own account: their own numbers in full."""
+
+    login = fields.String()
+    id_number = fields.String()
+    phone = fields.String()
+    approved = fields.Boolean(attribute="is_approved")
+
+
+class PeopleQuery(Schema):
+    status = fields.String(load_default=None)
+    page = fields.Integer(load_default=1)
+    per_page = fields.Integer(load_default=50)
+
+
+class PeoplePage(Schema):
+    items = fields.List(fields.Nested(Person))
+    total = fields.Integer()
+    page = fields.Integer()
+    pages = fields.Integer()

@@ -1,0 +1,255 @@
+"""Rules for people's accounts: learner registration and its approval, login, passwords.
+
+Services only ``flush()``; the request handler commits or rolls back once.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+
+from lms.accounts.models import ADMIN_ROLE_FOR_KIND, DecisionAction, RegistrationDecision, Role, User
+from lms.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
+from lms.accounts.title_series import TITLE_SERIES
+from lms.core.db import utcnow
+from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from lms.core.idcard import id_number_problem, normalise_id_number
+from lms.core.validation import clean_text, collect, phone_problem, text_problem
+from lms.extensions import db
+from lms.orgs.models import Org, OrgKind, ReviewStatus
+
+_ADMIN_LOGIN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{3,39}$")
+REASON_MAX = 200
+BATCH_MAX = 500
+
+
+def learner_fields_problems(data: dict) -> tuple[dict, dict[str, str]]:
+    """Clean the personal fields of a learner and return them with their problems."""
+    cleaned = {
+        "name": clean_text(data.get("name")),
+        "phone": clean_text(data.get("phone")),
+        "title_series": clean_text(data.get("title_series")),
+        "professional_post": clean_text(data.get("professional_post")),
+    }
+    problems = {
+        "name": text_problem(cleaned["name"], "姓名", 50),
+        "phone": phone_problem(cleaned["phone"]),
+        "title_series": None if cleaned["title_series"] in TITLE_SERIES else "请从列表中选择职称系列。",
+        "professional_post": text_problem(cleaned["professional_post"], "专业技术岗位", 50),
+    }
+    return cleaned, collect(problems)
+
+
+def _unit_for_learner(unit_id) -> tuple[Org | None, str | None]:
+    try:
+        unit = db.session.get(Org, int(unit_id))
+    except (TypeError, ValueError):
+        return None, "请选择工作单位。"
+    if unit is None or unit.kind != OrgKind.UNIT:
+        return None, "所选工作单位不存在。"
+    if unit.status != ReviewStatus.APPROVED:
+        return None, "所选工作单位尚未通过审核，暂不能接受个人注册。"
+    return unit, None
+
+
+def register_learner(data: dict) -> User:
+    """Create a pending learner account that the employer unit's admin will approve."""
+    id_number = normalise_id_number(data.get("id_number") or "")
+    cleaned, problems = learner_fields_problems(data)
+    unit, unit_problem = _unit_for_learner(data.get("unit_id"))
+    problems.update(collect({
+        "id_number": id_number_problem(id_number),
+        "unit_id": unit_problem,
+        "password": password_problem(data.get("password") or ""),
+    }))
+    if problems:
+        raise InvalidInput(problems)
+    if db.session.scalar(sa.select(User.id).where((User.id_number == id_number) | (User.login == id_number))):
+        raise Conflict("该身份证号码已注册。请直接登录；如忘记密码，请联系单位管理员。",
+                       {"id_number": "该身份证号码已注册。"})
+    user = User(login=id_number, id_number=id_number, role=Role.LEARNER, org=unit,
+                password_hash=hash_password(data["password"]), status=ReviewStatus.PENDING, **cleaned)
+    db.session.add(user)
+    db.session.flush()
+    log_decision(user_id=user.id, action=DecisionAction.SUBMITTED, actor_id=user.id)
+    return user
+
+
+def resubmit_learner(user: User, data: dict) -> User:
+    """Let a rejected learner correct their details and apply again."""
+    if user.role != Role.LEARNER:
+        raise NotAllowed("只有专业技术人员可以修改个人注册信息。")
+    if user.status != ReviewStatus.REJECTED:
+        raise Conflict("只有未通过审核的注册可以修改后重新提交。")
+    cleaned, problems = learner_fields_problems(data)
+    unit, unit_problem = _unit_for_learner(data.get("unit_id", user.org_id))
+    if unit_problem:
+        problems["unit_id"] = unit_problem
+    if problems:
+        raise InvalidInput(problems)
+    for key, value in cleaned.items():
+        setattr(user, key, value)
+    user.org = unit
+    user.status = ReviewStatus.PENDING
+    user.reject_reason = None
+    db.session.flush()
+    log_decision(user_id=user.id, action=DecisionAction.RESUBMITTED, actor_id=user.id)
+    return user
+
+
+def admin_account_problems(data: dict) -> tuple[dict, dict[str, str]]:
+    """Clean and check the fields of an organisation's admin account."""
+    cleaned = {
+        "login": clean_text(data.get("admin_login")),
+        "name": clean_text(data.get("admin_name")),
+        "phone": clean_text(data.get("admin_phone")),
+    }
+    problems = collect({
+        "admin_login": None if _ADMIN_LOGIN.match(cleaned["login"]) else
+        "管理员账号应为 4–40 位字母、数字、下划线、点或连字符，以字母开头。",
+        "admin_name": text_problem(cleaned["name"], "管理员姓名", 50),
+        "admin_phone": phone_problem(cleaned["phone"]),
+        "password": password_problem(data.get("password") or ""),
+    })
+    if not problems.get("admin_login") and login_taken(cleaned["login"]):
+        problems["admin_login"] = "该管理员账号已被使用，请换一个。"
+    return cleaned, problems
+
+
+def login_taken(login: str) -> bool:
+    """Return whether an account already uses this login (case-insensitive)."""
+    return db.session.scalar(sa.select(User.id).where(sa.func.lower(User.login) == login.lower())) is not None
+
+
+def create_admin_account(org: Org, cleaned: dict, password: str, status: ReviewStatus) -> User:
+    """Create the admin account of an organisation (fields already checked by admin_account_problems)."""
+    user = User(role=ADMIN_ROLE_FOR_KIND[org.kind], org=org, password_hash=hash_password(password),
+                status=status, **cleaned)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """Return the account for these credentials, or None; upgrades an outdated hash."""
+    login = clean_text(login)
+    if len(login) == 18 and login[:17].isdigit():
+        login = normalise_id_number(login)
+    user = db.session.scalar(sa.select(User).where(sa.func.lower(User.login) == login.lower()))
+    if user is None:
+        # Spend the same time as a real check so response time does not reveal which logins exist.
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.flush()
+    return user
+
+
+_DUMMY_HASH = hash_password("not-a-real-password-0")
+
+
+def change_password(user: User, old_password: str, new_password: str) -> None:
+    """Change a password after checking the old one; ends every other session and token."""
+    if not verify_password(user.password_hash, old_password or ""):
+        raise InvalidInput({"old_password": "原密码不正确。"})
+    problem = password_problem(new_password or "")
+    if problem:
+        raise InvalidInput({"new_password": problem})
+    if new_password == old_password:
+        raise InvalidInput({"new_password": "新密码不能与原密码相同。"})
+    user.password_hash = hash_password(new_password)
+    user.session_version += 1
+    db.session.flush()
+
+
+def can_review_learner(actor: User, learner: User) -> bool:
+    """Only the approved admin of the learner's own unit reviews a learner (35号 二(二))."""
+    return (actor.role == Role.UNIT_ADMIN and actor.is_approved and learner.role == Role.LEARNER
+            and learner.org_id == actor.org_id)
+
+
+def visible_people_query(actor: User):
+    """Select the accounts of the actor's subtree (admins) — empty for anyone else."""
+    if not actor.is_admin or not actor.is_approved:
+        return sa.select(User).where(sa.false())
+    return (sa.select(User).join(User.org).where(Org.path.startswith(actor.org.path))
+            .order_by(User.created_at.desc(), User.id.desc()))
+
+
+def reviewable_learners_query(actor: User):
+    """Select the pending learners this actor may approve or reject."""
+    if actor.role != Role.UNIT_ADMIN or not actor.is_approved:
+        return sa.select(User).where(sa.false())
+    return (sa.select(User).where(User.role == Role.LEARNER, User.status == ReviewStatus.PENDING,
+                                  User.org_id == actor.org_id).order_by(User.created_at, User.id))
+
+
+def decide_learners(actor: User, user_ids, approve: bool, reason: str | None) -> list[User]:
+    """Approve or reject a batch of pending learners, all or nothing."""
+    ids = parse_id_batch(user_ids)
+    reason = decision_reason(approve, reason)
+    users = db.session.scalars(sa.select(User).where(User.id.in_(ids))).all()
+    if len(users) != len(ids):
+        raise NotFound("部分人员不存在，未做任何修改。")
+    outside = [u for u in users if not can_review_learner(actor, u)]
+    if outside:
+        raise NotAllowed(f"无权审核其中 {len(outside)} 人（只能审核本单位人员的注册），未做任何修改。")
+    not_pending = [u for u in users if u.status != ReviewStatus.PENDING]
+    if not_pending:
+        names = "、".join(u.name for u in not_pending[:5])
+        raise Conflict(f"{names} 等 {len(not_pending)} 人的注册不在待审核状态，未做任何修改。")
+    now = utcnow()
+    for user in users:
+        user.status = ReviewStatus.APPROVED if approve else ReviewStatus.REJECTED
+        user.reject_reason = None if approve else reason
+        user.reviewed_at = now
+        log_decision(user_id=user.id, action=DecisionAction.APPROVED if approve else DecisionAction.REJECTED,
+             reason=reason, actor_id=actor.id)
+    db.session.flush()
+    return users
+
+
+def parse_id_batch(raw_ids) -> list[int]:
+    """Turn a batch of ids from a form or JSON into distinct integers, refusing junk."""
+    if not isinstance(raw_ids, list | tuple) or not raw_ids:
+        raise InvalidInput({"ids": "请至少选择一条记录。"})
+    if len(raw_ids) > BATCH_MAX:
+        raise InvalidInput({"ids": f"一次最多处理 {BATCH_MAX} 条记录。"})
+    try:
+        ids = sorted({int(i) for i in raw_ids})
+    except (TypeError, ValueError):
+        raise InvalidInput({"ids": "记录编号无效。"}) from None
+    if any(i <= 0 for i in ids):
+        raise InvalidInput({"ids": "记录编号无效。"})
+    return ids
+
+
+def decision_reason(approve: bool, reason: str | None) -> str | None:
+    """Check the reason of a decision: required to reject, since the applicant reads it."""
+    reason = clean_text(reason)
+    if not approve and not reason:
+        raise InvalidInput({"reason": "审核不通过时必须填写原因，申请人会看到它。"})
+    problem = text_problem(reason, "原因", REASON_MAX, required=False)
+    if problem:
+        raise InvalidInput({"reason": problem})
+    return reason or None
+
+
+def log_decision(**values) -> None:
+    """Keep one step of a registration in its history."""
+    db.session.add(RegistrationDecision(**values))
+
+
+def registration_history(user: User | None = None, org: Org | None = None) -> list[RegistrationDecision]:
+    """Return the decisions taken on a person's or an organisation's registration, oldest first."""
+    query = sa.select(RegistrationDecision).order_by(RegistrationDecision.created_at, RegistrationDecision.id)
+    if user is not None:
+        query = query.where(RegistrationDecision.user_id == user.id)
+    if org is not None:
+        query = query.where(RegistrationDecision.org_id == org.id)
+    return list(db.session.scalars(query))
+

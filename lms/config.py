@@ -1,0 +1,202 @@
+"""Configuration read from ``LMS_*`` environment variables into one typed object.
+
+Every setting has an embedded default, so a first run needs no variable at all:
+SQLite in the data folder, a local-folder object store, an in-process
+Redis-compatible store and media jobs on a worker thread. Setting
+``LMS_DATABASE_URL`` / ``LMS_REDIS_URL`` / ``LMS_S3_*`` switches to PostgreSQL,
+Redis and an S3 server with no code change.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says what to set."""
+
+
+KNOWN_KEYS = {
+    "LMS_SECRET_KEY",
+    "LMS_DATA_DIR",
+    "LMS_DATABASE_URL",
+    "LMS_REDIS_URL",
+    "LMS_S3_ENDPOINT",
+    "LMS_S3_ACCESS_KEY",
+    "LMS_S3_SECRET_KEY",
+    "LMS_S3_BUCKET",
+    "LMS_S3_SECURE",
+    "LMS_S3_REGION",
+    "LMS_COOKIE_SECURE",
+    "LMS_ASYNC_MODE",
+    "LMS_LOGIN_RATE_LIMIT",
+    "LMS_PRESIGN_SECONDS",
+    "LMS_PUBLIC_URL",
+    "LMS_LOG_LEVEL",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(env: dict, key: str, default: bool) -> bool:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{key}={raw!r} 无法识别：请设置为 true 或 false。")
+
+
+def _int(env: dict, key: str, default: int, minimum: int, maximum: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key}={raw!r} 不是整数：请设置为 {minimum} 到 {maximum} 之间的整数。") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{key}={value} 超出范围：请设置为 {minimum} 到 {maximum} 之间的整数。")
+    return value
+
+
+def _url(env: dict, key: str, schemes: tuple[str, ...]) -> str | None:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return None
+    parsed = urlparse(raw)
+    if parsed.scheme not in schemes:
+        allowed = "、".join(f"{s}://" for s in schemes)
+        raise ConfigError(f"{key}={raw!r} 格式错误：应以 {allowed} 开头。")
+    if parsed.scheme.startswith("postgresql") or parsed.scheme.startswith("redis"):
+        if not parsed.hostname and not parsed.path:
+            raise ConfigError(f"{key}={raw!r} 格式错误：缺少主机名。")
+    return raw
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint: str
+    access_key: str
+    secret_key: str
+    bucket: str
+    secure: bool
+    region: str | None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the app reads from its environment, validated once at start-up."""
+
+    secret_key: str
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    s3: S3Settings | None
+    cookie_secure: bool = True
+    async_mode: str = "threading"
+    login_rate_limit: str = "5 per minute"
+    presign_seconds: int = 300
+    public_url: str | None = None
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "storage"
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, **overrides) -> Config:
+        """Read and validate ``LMS_*`` settings; raise ConfigError naming what to fix."""
+        env = dict(os.environ if env is None else env)
+        for key in sorted(k for k in env if k.startswith("LMS_") and k not in KNOWN_KEYS):
+            if not key.startswith("LMS_TEST_"):
+                warnings.warn(f"未知配置项 {key}，已忽略（可用的配置见 docs/configuration.md）。", stacklevel=2)
+
+        data_dir = Path(env.get("LMS_DATA_DIR") or Path.cwd() / "instance").resolve()
+        database_url = _url(env, "LMS_DATABASE_URL", ("sqlite", "postgresql", "postgresql+psycopg"))
+        if database_url and database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+        if database_url is None:
+            database_url = f"sqlite:///{data_dir / 'lms.sqlite3'}"
+        redis_url = _url(env, "LMS_REDIS_URL", ("redis", "rediss", "unix"))
+
+        s3_keys = ("LMS_S3_ENDPOINT", "LMS_S3_ACCESS_KEY", "LMS_S3_SECRET_KEY", "LMS_S3_BUCKET")
+        given = [k for k in s3_keys if env.get(k)]
+        s3 = None
+        if given:
+            missing = [k for k in s3_keys if not env.get(k)]
+            if missing:
+                raise ConfigError(
+                    f"已设置 {'、'.join(given)}，但缺少 {'、'.join(missing)}：使用 S3 存储时这四项都必须设置。"
+                )
+            endpoint = env["LMS_S3_ENDPOINT"]
+            if "://" in endpoint or "/" in endpoint:
+                raise ConfigError(
+                    f"LMS_S3_ENDPOINT={endpoint!r} 格式错误：只写主机和端口，如 minio:9000；"
+                    "是否使用 HTTPS 由 LMS_S3_SECURE 决定。"
+                )
+            bucket = env["LMS_S3_BUCKET"]
+            if not 3 <= len(bucket) <= 63 or not all(c.islower() or c.isdigit() or c in "-." for c in bucket):
+                raise ConfigError(f"LMS_S3_BUCKET={bucket!r} 不是合法的存储桶名：3–63 个小写字母、数字、点或连字符。")
+            s3 = S3Settings(
+                endpoint=endpoint,
+                access_key=env["LMS_S3_ACCESS_KEY"],
+                secret_key=env["LMS_S3_SECRET_KEY"],
+                bucket=bucket,
+                secure=_bool(env, "LMS_S3_SECURE", False),
+                region=env.get("LMS_S3_REGION") or None,
+            )
+
+        secret_key = env.get("LMS_SECRET_KEY") or ""
+        if secret_key and len(secret_key) < 32:
+            raise ConfigError("LMS_SECRET_KEY 太短：至少 32 个字符（可用 python -c 'import secrets; print(secrets.token_hex(32))' 生成）。")
+        if not secret_key:
+            if not database_url.startswith("sqlite"):
+                raise ConfigError("使用 PostgreSQL 时必须设置 LMS_SECRET_KEY（至少 32 个字符），多个 Web 进程要共用同一个值。")
+            secret_key = _embedded_secret(data_dir)
+
+        async_mode = env.get("LMS_ASYNC_MODE") or "threading"
+        if async_mode not in ("threading", "gevent"):
+            raise ConfigError(f"LMS_ASYNC_MODE={async_mode!r} 无法识别：请设置为 threading 或 gevent。")
+
+        values = dict(
+            secret_key=secret_key,
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            s3=s3,
+            cookie_secure=_bool(env, "LMS_COOKIE_SECURE", True),
+            async_mode=async_mode,
+            login_rate_limit=env.get("LMS_LOGIN_RATE_LIMIT") or "5 per minute",
+            presign_seconds=_int(env, "LMS_PRESIGN_SECONDS", 300, 10, 3600),
+            public_url=env.get("LMS_PUBLIC_URL") or None,
+            log_level=(env.get("LMS_LOG_LEVEL") or "INFO").upper(),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+
+def _embedded_secret(data_dir: Path) -> str:
+    """Keep one random secret per data folder so sessions survive a restart of the embedded server."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

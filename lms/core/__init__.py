@@ -1,0 +1,1 @@
+"""Infrastructure shared by every feature: object storage and other component adapters."""

@@ -1,0 +1,30 @@
+"""The JSON API's OpenAPI document (flask-smorest) with the project's own error format."""
+
+from __future__ import annotations
+
+from flask_smorest import Api
+from marshmallow import fields
+
+# Chinese messages for the schema checks a person may see through a client.
+fields.Field.default_error_messages.update({
+    "required": "必填项。",
+    "null": "不能为空。",
+    "validator_failed": "取值无效。",
+})
+fields.String.default_error_messages.update({"invalid": "应为文本。"})
+fields.Integer.default_error_messages.update({"invalid": "应为整数。"})
+fields.Boolean.default_error_messages.update({"invalid": "应为 true 或 false。"})
+fields.List.default_error_messages.update({"invalid": "应为列表。"})
+
+
+class LmsApi(Api):
+    """flask-smorest's Api without its app-wide JSON error handler: lms.core.http owns error responses."""
+
+    def _register_error_handlers(self):
+        pass
+
+    def _init_spec(self, *args, **kwargs):
+        super()._init_spec(*args, **kwargs)
+        self.spec.components.security_scheme(
+            "bearer", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/token 取得的令牌"}
+        )

@@ -1,0 +1,97 @@
+"""Who is asking: session login for pages, bearer tokens for the JSON API, and role checks."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from lms.accounts.models import Role, User
+from lms.core.errors import NotAllowed, ServiceError
+from lms.extensions import db, login_manager
+
+API_TOKEN_MAX_AGE_S = 12 * 3600
+
+
+class Unauthenticated(ServiceError):
+    status = 401
+    code = "unauthenticated"
+
+
+@login_manager.user_loader
+def load_user(session_id: str) -> User | None:
+    """Load the account of a session, unless its password changed since the session began."""
+    try:
+        user_id, version = (int(part) for part in session_id.split(":"))
+    except ValueError:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or user.session_version != version:
+        return None
+    return user
+
+
+def _token_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="lms.api-token")
+
+
+def issue_api_token(user: User) -> str:
+    """Return a signed bearer token for the API; a password change invalidates it."""
+    return _token_serializer().dumps({"uid": user.id, "v": user.session_version})
+
+
+def user_from_api_token(token: str) -> User | None:
+    """Return the account a bearer token was issued to, or None when it is forged, expired or outdated."""
+    try:
+        data = _token_serializer().loads(token, max_age=API_TOKEN_MAX_AGE_S)
+    except BadSignature:
+        return None
+    user = db.session.get(User, data.get("uid")) if isinstance(data, dict) else None
+    if user is None or user.session_version != data.get("v"):
+        return None
+    return user
+
+
+def api_user(*roles: Role, approved: bool = True):
+    """Decorate an API view: the caller is identified by bearer token only (never by cookie, so no CSRF)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            user = user_from_api_token(token.strip()) if scheme.lower() == "bearer" and token else None
+            if user is None:
+                raise Unauthenticated("请先登录：在 Authorization 头中提供有效的 Bearer 令牌。")
+            if approved and not user.is_approved:
+                raise NotAllowed("账号尚未通过审核，暂不能进行此操作。")
+            if roles and user.role not in roles:
+                raise NotAllowed("当前角色无权进行此操作。")
+            g.api_user = user
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def page_user(*roles: Role):
+    """Decorate a page view: logged in, approved, and (when given) in one of the roles."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.is_approved:
+                flash("账号尚未通过审核，请先查看注册状态。", "warning")
+                return redirect(url_for("accounts.me"))
+            if roles and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,29 @@
+"""What every template can use: role labels and the navigation for the current user."""
+
+from __future__ import annotations
+
+from flask import Flask, url_for
+from flask_login import current_user
+
+from lms.accounts.models import Role
+
+
+def navigation() -> list[tuple[str, str]]:
+    """Return the (label, url) menu entries for the logged-in user's role."""
+    if not current_user.is_authenticated:
+        return [("登录", url_for("accounts.login")), ("个人注册", url_for("accounts.register")),
+                ("单位注册", url_for("orgs.register"))]
+    entries = [("首页", url_for("accounts.home"))]
+    if current_user.is_approved and current_user.is_admin:
+        entries.append(("注册审核", url_for("orgs.registrations_page")))
+        entries.append(("组织机构", url_for("orgs.tree")))
+        entries.append(("人员", url_for("accounts.people")))
+    if current_user.is_approved and current_user.role == Role.HR_ADMIN:
+        entries.append(("创建人社部门", url_for("orgs.create_bureau")))
+    entries += [("修改密码", url_for("accounts.password")), ("退出", url_for("accounts.logout"))]
+    return entries
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Expose the navigation to every template."""
+    app.context_processor(lambda: {"navigation": navigation})

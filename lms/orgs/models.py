@@ -1,0 +1,96 @@
+"""Organisations and the tree they form."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.core.db import enum_column, utcnow
+from lms.extensions import db
+
+
+class OrgKind(enum.StrEnum):
+    PROVINCE_HR = "province_hr"
+    CITY_HR = "city_hr"
+    COUNTY_HR = "county_hr"
+    DEPARTMENT = "department"
+    UNIT = "unit"
+    BASE = "base"
+
+    @property
+    def label(self) -> str:
+        return ORG_KIND_LABELS[self]
+
+    @property
+    def is_hr(self) -> bool:
+        return self in HR_KINDS
+
+
+ORG_KIND_LABELS = {
+    OrgKind.PROVINCE_HR: "省人力资源和社会保障厅",
+    OrgKind.CITY_HR: "市（州）人社部门",
+    OrgKind.COUNTY_HR: "县（市、区）人社部门",
+    OrgKind.DEPARTMENT: "主管部门",
+    OrgKind.UNIT: "用人单位",
+    OrgKind.BASE: "继续教育基地",
+}
+
+HR_KINDS = frozenset({OrgKind.PROVINCE_HR, OrgKind.CITY_HR, OrgKind.COUNTY_HR})
+
+# Which kind may hang under which (鄂人社函〔2026〕35号 二(二)): competent departments under an HR
+# bureau of their level, units and bases under a competent department.
+ALLOWED_PARENTS = {
+    OrgKind.PROVINCE_HR: frozenset(),
+    OrgKind.CITY_HR: frozenset({OrgKind.PROVINCE_HR}),
+    OrgKind.COUNTY_HR: frozenset({OrgKind.CITY_HR}),
+    OrgKind.DEPARTMENT: HR_KINDS,
+    OrgKind.UNIT: frozenset({OrgKind.DEPARTMENT}),
+    OrgKind.BASE: frozenset({OrgKind.DEPARTMENT}),
+}
+
+SELF_REGISTERING_KINDS = (OrgKind.DEPARTMENT, OrgKind.UNIT, OrgKind.BASE)
+
+
+class ReviewStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "待审核", "approved": "已通过", "rejected": "未通过"}[self.value]
+
+
+class Org(db.Model):
+    __tablename__ = "orgs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[OrgKind] = mapped_column(enum_column(OrgKind))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    credit_code: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    # Materialised path "/1/4/9/" so that "is X inside Y's subtree" is one indexed prefix test.
+    path: Mapped[str] = mapped_column(sa.String(255), index=True, default="")
+    status: Mapped[ReviewStatus] = mapped_column(enum_column(ReviewStatus), default=ReviewStatus.PENDING)
+    reject_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    reviewed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    parent: Mapped[Org | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Org]] = relationship(back_populates="parent", order_by="Org.id")
+
+    __table_args__ = (sa.UniqueConstraint("parent_id", "name", name="uq_orgs_parent_name"),)
+
+    def is_within(self, ancestor: Org) -> bool:
+        """Return whether this organisation is ``ancestor`` or lies under it."""
+        return self.path.startswith(ancestor.path)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ReviewStatus.APPROVED
+
+    def __repr__(self) -> str:
+        return f"<Org {self.id} {self.kind.value} {self.name!r}>"

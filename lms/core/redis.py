@@ -22,7 +22,7 @@ def create_connection_pool(config: Config) -> redis.ConnectionPool:
             config.redis_url, max_connections=MAX_CONNECTIONS, timeout=5, socket_connect_timeout=3, socket_timeout=5
         )
     server = fakeredis.FakeServer()
-    return redis.ConnectionPool(connection_class=fakeredis.FakeConnection, server=server)
+    return redis.ConnectionPool(connection_class=fakeredis.FakeRedisConnection, server=server)
 
 
 def create_client(pool: redis.ConnectionPool) -> redis.Redis:

@@ -8,6 +8,7 @@ fails the run instead of skipping.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime as dt
 import itertools
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from lms import create_app
@@ -82,10 +84,24 @@ def config(base_config) -> Config:
     return base_config
 
 
+class RequestIsolatedClient(FlaskClient):
+    """A test client whose every request gets its own app context and database session, as in production.
+
+    The test itself keeps an app context for its own queries; without this, requests would reuse it and
+    share its session and ``g`` (Flask-Login caches the user there), hiding missing commits and stale logins.
+    """
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        db.session.expire_all()  # the test's session re-reads what the request committed
+        return response
+
+
 @pytest.fixture
 def app(config):
     app = create_app(config)
     app.config["TESTING"] = True
+    app.test_client_class = RequestIsolatedClient
     with app.app_context():
         yield app
         db.session.remove()

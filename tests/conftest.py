@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 import sqlalchemy as sa
+from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
@@ -93,7 +94,8 @@ class RequestIsolatedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         response = contextvars.Context().run(super().open, *args, **kwargs)
-        db.session.expire_all()  # the test's session re-reads what the request committed
+        if has_app_context():
+            db.session.expire_all()  # the test's session re-reads what the request committed
         return response
 
 
@@ -120,6 +122,23 @@ def _empty_database() -> None:
         else:
             for table in tables:
                 connection.execute(table.delete())
+
+
+@pytest.fixture
+def app_factory():
+    """Build further apps in a test (other settings); their database connections are closed afterwards."""
+    built = []
+
+    def build(config: Config):
+        extra = create_app(config)
+        extra.test_client_class = RequestIsolatedClient
+        built.append(extra)
+        return extra
+
+    yield build
+    for extra in built:
+        with extra.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture

@@ -111,9 +111,9 @@ def _register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as accounts_pages
     from lms.core.health import bp as health
     from lms.core.storage_views import storage_bp
+    from lms.extensions import csrf
     from lms.orgs.api import blp as orgs_api
     from lms.orgs.views import bp as orgs_pages
-    from lms.extensions import csrf
 
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages):
         app.register_blueprint(blueprint)

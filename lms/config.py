@@ -163,10 +163,15 @@ class Config:
 
         secret_key = env.get("LMS_SECRET_KEY") or ""
         if secret_key and len(secret_key) < 32:
-            raise ConfigError("LMS_SECRET_KEY 太短：至少 32 个字符（可用 python -c 'import secrets; print(secrets.token_hex(32))' 生成）。")
+            raise ConfigError(
+                "LMS_SECRET_KEY 太短：至少 32 个字符"
+                "（可用 python -c 'import secrets; print(secrets.token_hex(32))' 生成）。"
+            )
         if not secret_key:
             if not database_url.startswith("sqlite"):
-                raise ConfigError("使用 PostgreSQL 时必须设置 LMS_SECRET_KEY（至少 32 个字符），多个 Web 进程要共用同一个值。")
+                raise ConfigError(
+                    "使用 PostgreSQL 时必须设置 LMS_SECRET_KEY（至少 32 个字符），多个 Web 进程要共用同一个值。"
+                )
             secret_key = _embedded_secret(data_dir)
 
         async_mode = env.get("LMS_ASYNC_MODE") or "threading"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 
-
 def test_health_reports_every_component_reachable(client, config):
     response = client.get("/healthz")
     body = response.get_json()

@@ -130,8 +130,8 @@ def test_bad_fields_get_a_chinese_message_and_nothing_is_saved(client, tree, fie
 
 
 def test_registration_under_a_unit_not_yet_approved_is_refused(client, tree):
-    from tests.conftest import make_org
     from lms.orgs.models import OrgKind
+    from tests.conftest import make_org
 
     pending_unit = make_org(OrgKind.UNIT, tree.dept_a, status=ReviewStatus.PENDING)
     response = client.post("/api/v1/registrations/learners", json=registration(pending_unit.id))

@@ -105,7 +105,8 @@ def test_province_creates_a_city_bureau_that_is_active_at_once(client, tree):
     login(client, tree.admins["province"])
     token = csrf_token(client, "/orgs/bureaus/new")
     response = client.post("/orgs/bureaus/new", data={
-        "csrf_token": token, "kind": "city_hr", "name": "宜昌市人力资源和社会保障局", "parent_id": str(tree.province.id),
+        "csrf_token": token, "kind": "city_hr", "name": "宜昌市人力资源和社会保障局",
+        "parent_id": str(tree.province.id),
         "admin_login": "yichang_hr", "admin_name": "赵强", "admin_phone": "13612345678",
         "password": "Yichang2026", "password_confirm": "Yichang2026"})
     assert response.status_code == 302

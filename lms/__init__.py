@@ -20,6 +20,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.update(_flask_settings(config))
     app.extensions["lms.config"] = config
 
+    import lms.models  # noqa: F401 - every table known before migrations or queries
+
     _init_extensions(app, config)
     _register_blueprints(app)
 

@@ -1,0 +1,76 @@
+"""Background jobs: RQ queues on Redis when ``LMS_REDIS_URL`` is set, else one worker thread in the web process.
+
+Jobs take primary keys, never ORM objects, and are idempotent, so running one again after a crash is safe.
+A job function runs inside an app context: the web app's own in the embedded mode, and in a worker
+process an app built once from the environment (see ``job_app``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from flask import Flask, current_app, has_app_context
+from rq import Queue, Retry
+
+log = logging.getLogger(__name__)
+
+MEDIA_QUEUE = "media"
+# A 2-hour lecture transcoded to two renditions on a 2-core machine takes well under this.
+MEDIA_JOB_TIMEOUT_S = 4 * 3600
+MEDIA_JOB_RETRIES = Retry(max=3, interval=[10, 60, 300])
+
+_worker_app: Flask | None = None
+_worker_app_lock = threading.Lock()
+
+
+def job_app() -> Flask:
+    """Return the app a job runs in: the current one, or one built from the environment in a worker process."""
+    global _worker_app
+    if has_app_context():
+        return current_app._get_current_object()
+    with _worker_app_lock:
+        if _worker_app is None:
+            from lms import create_app
+
+            _worker_app = create_app()
+        return _worker_app
+
+
+class ThreadJobRunner:
+    """The embedded mode's queue: one background thread, jobs run in order inside the app's context."""
+
+    def __init__(self, app: Flask):
+        self._app = app
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lms-jobs")
+
+    def submit(self, func: Callable, *args) -> Future:
+        def run():
+            with self._app.app_context():
+                try:
+                    return func(*args)
+                except Exception:
+                    log.exception("job %s%r failed", getattr(func, "__name__", func), args)
+                    raise
+
+        return self._executor.submit(run)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._executor.shutdown(wait=wait)
+
+
+def enqueue(func: Callable, *args, job_id: str, queue: str = MEDIA_QUEUE,
+            timeout_s: int = MEDIA_JOB_TIMEOUT_S, retry: Retry | None = MEDIA_JOB_RETRIES):
+    """Queue ``func(*args)``: on RQ when Redis is configured, else on the app's worker thread."""
+    app = current_app._get_current_object()
+    config = app.extensions["lms.config"]
+    if config.redis_url:
+        rq_queue = Queue(queue, connection=app.extensions["lms.redis"])
+        return rq_queue.enqueue(func, *args, job_id=job_id, job_timeout=timeout_s, retry=retry,
+                                result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600)
+    runner = app.extensions.get("lms.jobs")
+    if runner is None:
+        runner = app.extensions["lms.jobs"] = ThreadJobRunner(app)
+    return runner.submit(func, *args)

@@ -1,0 +1,1 @@
+"""Courses of the continuing-education bases: authoring, media assets, catalogue and enrolment."""

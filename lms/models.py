@@ -1,0 +1,5 @@
+"""Import every domain's models so that SQLAlchemy and Alembic know all tables."""
+
+from lms.accounts import models as accounts  # noqa: F401
+from lms.courses import models as courses  # noqa: F401
+from lms.orgs import models as orgs  # noqa: F401

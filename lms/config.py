@@ -38,6 +38,10 @@ KNOWN_KEYS = {
     "LMS_PRESIGN_SECONDS",
     "LMS_PUBLIC_URL",
     "LMS_LOG_LEVEL",
+    "LMS_HLS_LADDER",
+    "LMS_HLS_ENCRYPT",
+    "LMS_MEDIA_MAX_SECONDS",
+    "LMS_UPLOAD_MAX_BYTES",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -108,6 +112,10 @@ class Config:
     presign_seconds: int = 300
     public_url: str | None = None
     log_level: str = "INFO"
+    hls_ladder: tuple[int, ...] = (360, 720)
+    hls_encrypt: bool = False
+    media_max_seconds: int = 4 * 3600
+    upload_max_bytes: int = 20 * 1024**3
     extra: dict = field(default_factory=dict)
 
     @property
@@ -190,9 +198,24 @@ class Config:
             presign_seconds=_int(env, "LMS_PRESIGN_SECONDS", 300, 10, 3600),
             public_url=env.get("LMS_PUBLIC_URL") or None,
             log_level=(env.get("LMS_LOG_LEVEL") or "INFO").upper(),
+            hls_ladder=_ladder(env),
+            hls_encrypt=_bool(env, "LMS_HLS_ENCRYPT", False),
+            media_max_seconds=_int(env, "LMS_MEDIA_MAX_SECONDS", 4 * 3600, 1, 24 * 3600),
+            upload_max_bytes=_int(env, "LMS_UPLOAD_MAX_BYTES", 20 * 1024**3, 1024**2, 100 * 1024**3),
         )
         values.update(overrides)
         return cls(**values)
+
+
+def _ladder(env: dict) -> tuple[int, ...]:
+    raw = env.get("LMS_HLS_LADDER") or "360,720"
+    try:
+        heights = tuple(sorted({int(part) for part in raw.split(",") if part.strip()}))
+    except ValueError:
+        raise ConfigError(f"LMS_HLS_LADDER={raw!r} 格式错误：写成以逗号分隔的画面高度，如 360,720。") from None
+    if not heights or any(h < 144 or h > 2160 or h % 2 for h in heights):
+        raise ConfigError(f"LMS_HLS_LADDER={raw!r} 无效：每个高度应为 144–2160 之间的偶数。")
+    return heights
 
 
 def _embedded_secret(data_dir: Path) -> str:

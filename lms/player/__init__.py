@@ -1,0 +1,1 @@
+"""The learner's player: the page, and playlists whose segment URLs are signed and short-lived."""

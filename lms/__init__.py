@@ -96,7 +96,7 @@ def _init_extensions(app: Flask, config: Config) -> None:
         # Several web processes share Socket.IO rooms through Redis; a sized pool (STACK-NOTES).
         client_manager = socketio_pkg.RedisManager(config.redis_url, redis_options={"max_connections": 50})
     socketio.init_app(app, async_mode=config.async_mode, client_manager=client_manager,
-                      cors_allowed_origins=config.public_url or [])
+                      cors_allowed_origins=config.public_url or None)
     # flask-smorest keeps the OpenAPI document on the Api object, so each app gets its own.
     app.extensions["lms.api"] = LmsApi(app)
 

@@ -21,7 +21,7 @@ for arg in "$@"; do
     --system) want_system=1 ;;
     --services) want_services=1 ;;
     --browser) want_browser=1 ;;
-    -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "[bootstrap] 未知选项: $arg（可用: --system --services --browser）" >&2; exit 64 ;;
   esac
 done
@@ -31,6 +31,8 @@ die() { printf '[bootstrap] 错误: %s\n' "$*" >&2; exit 1; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
 # 同一份检出同时只跑一个 bootstrap（demo 和测试同时启动时不会一起 pip install / apt-get）。
+# 锁在 fd 9 上：凡是可能留下常驻进程的命令（apt 的 postinst、pg_ctlcluster、redis-server）都以 9>&- 运行，
+# 否则后台服务继承这个 fd，锁就永远不会释放。
 TAG="${TMPDIR:-/tmp}/lms-bootstrap.$(id -u).$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
 exec 9>"$TAG.lock"
 flock -w 900 9 || die "等待另一个 bootstrap 超过 15 分钟"
@@ -89,7 +91,7 @@ if ((${#pkgs[@]})); then
   fi
   say "安装 Debian 包: ${pkgs[*]} …（日志: $LOG）"
   export DEBIAN_FRONTEND=noninteractive
-  apt_get() { apt-get -q -o DPkg::Lock::Timeout=300 "$@" >>"$LOG" 2>&1 || { tail -n 25 "$LOG" >&2; die "apt-get $1 失败（完整日志: $LOG）"; }; }
+  apt_get() { apt-get -q -o DPkg::Lock::Timeout=300 "$@" >>"$LOG" 2>&1 9>&- || { tail -n 25 "$LOG" >&2; die "apt-get $1 失败（完整日志: $LOG）"; }; }
   apt_get update
   apt_get install -y --no-install-recommends "${pkgs[@]}"
   say "Debian 包已安装"
@@ -110,10 +112,10 @@ if ((want_services)); then
     if [ -z "$ver" ] || [ ! -f "/etc/postgresql/$ver/main/postgresql.conf" ]; then
       ver=$(ls /usr/lib/postgresql | sort -V | tail -n1)
       say "创建 PostgreSQL $ver 集群 main"
-      pg_createcluster "$ver" main >>"$LOG" 2>&1 || die "pg_createcluster 失败（日志: $LOG）"
+      pg_createcluster "$ver" main >>"$LOG" 2>&1 9>&- || die "pg_createcluster 失败（日志: $LOG）"
     fi
     say "启动 PostgreSQL $ver"
-    pg_ctlcluster --skip-systemctl-redirect "$ver" main start >>"$LOG" 2>&1 || true
+    pg_ctlcluster --skip-systemctl-redirect "$ver" main start >>"$LOG" 2>&1 9>&- || true
     wait_for 30 pg_up || die "PostgreSQL 30 秒内没有在 127.0.0.1:5432 就绪（日志: $LOG，/var/log/postgresql/）"
   elif ((!pg_was_up)); then
     say "PostgreSQL 已随安装启动"
@@ -137,7 +139,7 @@ if ((want_services)); then
   if ! redis_up; then
     is_root || command -v redis-server >/dev/null || die "Redis 未运行且未安装（需要 root 安装 redis-server）"
     say "启动 Redis (127.0.0.1:6379，不落盘)"
-    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >>"$LOG" 2>&1 || true
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >>"$LOG" 2>&1 9>&- || true
     wait_for 10 redis_up || die "Redis 10 秒内没有在 127.0.0.1:6379 就绪（日志: $LOG）"
   elif ((!redis_was_up)); then
     say "Redis 已随安装启动"
@@ -160,7 +162,7 @@ stamp="$VENV/.requirements.sha256"
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "安装 Python 依赖（requirements.txt 有变化）…"
-  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -r requirements.txt >>"$LOG" 2>&1; then
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check --no-input -r requirements.txt >>"$LOG" 2>&1 9>&-; then
     tail -n 40 "$LOG" >&2
     die "pip install -r requirements.txt 失败（完整日志: $LOG）"
   fi

@@ -27,9 +27,9 @@ fi
 
 echo "[demo] 数据目录: $LMS_DATA_DIR"
 echo "[demo] 数据库迁移 …"
-flask --app lms db upgrade
+python -m flask --app lms db upgrade
 echo "[demo] 演示数据 …"
-flask --app lms demo-data --url "http://127.0.0.1:$PORT/"
+python -m flask --app lms demo-data --url "http://127.0.0.1:$PORT/"
 echo
 echo "[demo] 服务器地址: http://127.0.0.1:$PORT/   （Ctrl+C 停止；再次运行本脚本即可重启，数据保留）"
-exec flask --app lms run --host 127.0.0.1 --port "$PORT"
+exec python -m flask --app lms run --host 127.0.0.1 --port "$PORT"

@@ -18,6 +18,12 @@ def create_app(config: Config | None = None) -> Flask:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     logging.getLogger("lms").setLevel(config.log_level)
     app.config.update(_flask_settings(config))
+    if config.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind nginx the client's address and scheme come from X-Forwarded-*; rate limits need the real address.
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.extensions["lms.config"] = config
 
     import lms.models  # noqa: F401 - every table known before migrations or queries

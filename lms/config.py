@@ -38,6 +38,7 @@ KNOWN_KEYS = {
     "LMS_PRESIGN_SECONDS",
     "LMS_PUBLIC_URL",
     "LMS_LOG_LEVEL",
+    "LMS_TRUSTED_PROXIES",
     "LMS_HLS_LADDER",
     "LMS_HLS_ENCRYPT",
     "LMS_MEDIA_MAX_SECONDS",
@@ -112,6 +113,7 @@ class Config:
     presign_seconds: int = 300
     public_url: str | None = None
     log_level: str = "INFO"
+    trusted_proxies: int = 0
     hls_ladder: tuple[int, ...] = (360, 720)
     hls_encrypt: bool = False
     media_max_seconds: int = 4 * 3600
@@ -198,6 +200,7 @@ class Config:
             presign_seconds=_int(env, "LMS_PRESIGN_SECONDS", 300, 10, 3600),
             public_url=env.get("LMS_PUBLIC_URL") or None,
             log_level=(env.get("LMS_LOG_LEVEL") or "INFO").upper(),
+            trusted_proxies=_int(env, "LMS_TRUSTED_PROXIES", 0, 0, 5),
             hls_ladder=_ladder(env),
             hls_encrypt=_bool(env, "LMS_HLS_ENCRYPT", False),
             media_max_seconds=_int(env, "LMS_MEDIA_MAX_SECONDS", 4 * 3600, 1, 24 * 3600),

@@ -77,3 +77,15 @@ def test_logout_needs_post_so_a_link_elsewhere_cannot_log_you_out(client, tree):
     login(client, tree.learner_a)
     assert client.get("/logout").status_code == 405
     assert client.get("/").status_code == 200
+
+
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_login_limit(config, tree, app_factory):
+    client = app_factory(dataclasses.replace(config, trusted_proxies=1)).test_client()
+    token = csrf_token(client, "/login")
+
+    def attempt(address: str) -> int:
+        return client.post("/login", data={"login": tree.learner_a.login, "password": "wrong-pass-9",
+                                           "csrf_token": token}, headers={"X-Forwarded-For": address}).status_code
+
+    assert [attempt("203.0.113.7") for _ in range(6)][-1] == 429
+    assert attempt("198.51.100.9") == 401

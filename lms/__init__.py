@@ -27,6 +27,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["lms.config"] = config
 
     import lms.models  # noqa: F401 - every table known before migrations or queries
+    from lms.rules import default_rule_sets
+
+    default_rule_sets()  # a broken rule file stops start-up here, naming the file and the rule
 
     _init_extensions(app, config)
     _register_blueprints(app)

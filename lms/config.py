@@ -136,7 +136,8 @@ class Config:
             if not key.startswith("LMS_TEST_"):
                 warnings.warn(f"未知配置项 {key}，已忽略（可用的配置见 docs/configuration.md）。", stacklevel=2)
 
-        data_dir = Path(env.get("LMS_DATA_DIR") or Path.cwd() / "instance").resolve()
+        # An explicit data_dir override must also move the default SQLite file and secret with it.
+        data_dir = Path(overrides.get("data_dir") or env.get("LMS_DATA_DIR") or Path.cwd() / "instance").resolve()
         database_url = _url(env, "LMS_DATABASE_URL", ("sqlite", "postgresql", "postgresql+psycopg"))
         if database_url and database_url.startswith("postgresql://"):
             database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]

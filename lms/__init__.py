@@ -103,9 +103,13 @@ def _init_extensions(app: Flask, config: Config) -> None:
     client_manager = None
     if config.redis_url:
         # Several web processes share Socket.IO rooms through Redis; a sized pool (STACK-NOTES).
-        client_manager = socketio_pkg.RedisManager(config.redis_url, redis_options={"max_connections": 50})
+        client_manager = socketio_pkg.RedisManager(config.redis_url, channel="flask-socketio",
+                                                    redis_options={"max_connections": 50})
     socketio.init_app(app, async_mode=config.async_mode, client_manager=client_manager,
                       cors_allowed_origins=config.public_url or None)
+    from lms.courses.events import register_socketio_namespaces
+
+    register_socketio_namespaces(socketio)
     # flask-smorest keeps the OpenAPI document on the Api object, so each app gets its own.
     app.extensions["lms.api"] = LmsApi(app)
 
@@ -122,14 +126,19 @@ def _register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as accounts_pages
     from lms.core.health import bp as health
     from lms.core.storage_views import storage_bp
+    from lms.courses.api import blp as courses_api
+    from lms.courses.upload_api import blp as uploads_api
+    from lms.courses.views import bp as courses_pages
     from lms.extensions import csrf
     from lms.orgs.api import blp as orgs_api
     from lms.orgs.views import bp as orgs_pages
+    from lms.player.views import bp as player
 
-    for blueprint in (health, storage_bp, accounts_pages, orgs_pages):
+    for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
-    for blueprint in (accounts_api, orgs_api):
-        # The API authenticates by bearer token only, never by cookie, so CSRF does not apply.
+    for blueprint in (accounts_api, orgs_api, courses_api, uploads_api):
+        # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
+        # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)

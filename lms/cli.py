@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import sqlalchemy as sa
 from flask import Flask
 
 from lms.extensions import db
@@ -15,10 +16,15 @@ def register_cli(app: Flask) -> None:
     @click.option("--url", default="http://127.0.0.1:5000", help="The address printed for people to open.")
     def demo_data(url: str) -> None:
         """Create the demo organisation tree and accounts (idempotent) and print the logins."""
-        from lms.demo import DEMO_PASSWORD, seed_demo_data
+        from lms.accounts.models import User
+        from lms.demo import DEMO_PASSWORD, seed_demo_courses, seed_demo_data
 
         logins = seed_demo_data()
         db.session.commit()
+        base_admin = db.session.scalar(sa.select(User).where(User.login == "base_admin"))
+        click.echo("示例课程：生成并处理演示视频（首次约需一两分钟）…")
+        for title in seed_demo_courses(base_admin):
+            click.echo(f"  已发布：{title}")
         click.echo(f"\n演示数据已就绪。打开 {url} ，所有演示账号的密码都是：{DEMO_PASSWORD}\n")
         width = max(len(entry.role) for entry in logins)
         for entry in logins:

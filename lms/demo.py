@@ -80,3 +80,70 @@ def seed_demo_data() -> list[DemoLogin]:
     logins.append(DemoLogin(Role.LEARNER.label, learner_id, unit.name))
     db.session.flush()
     return logins
+
+
+DEMO_COURSES = (
+    # (category, title, description, [(courseware title, video minutes, labelled hours)])
+    ("public", "专业技术人员职业道德与诚信建设", "公需科目示例课程：职业道德、学术诚信与法律责任。",
+     [("第一讲 职业道德概述", 5, "0.1"), ("第二讲 学术诚信", 5, "0.1")]),
+    ("professional", "医疗质量安全核心制度解读", "专业科目示例课程：首诊负责、三级查房与病历书写规范。",
+     [("第一讲 首诊负责制度", 5, "0.1"), ("第二讲 三级查房制度", 5, "0.1")]),
+)
+
+
+def generate_lecture_video(path, minutes: int, label: str) -> None:
+    """Make a small H.264/AAC lecture stand-in with ffmpeg (test pattern, a tone, and its title burnt in)."""
+    import subprocess
+
+    seconds = minutes * 60
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=15:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:v", "libx264", "-preset", "ultrafast",
+         "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "48k", "-shortest", "-metadata",
+         f"title={label}", "-movflags", "+faststart", str(path)],
+        check=True,
+    )
+
+
+def seed_demo_courses(base_admin: User) -> list[str]:
+    """Create the demo's published 公需 and 专业 courses; their videos go through the real media pipeline."""
+    import decimal
+    import tempfile
+    from pathlib import Path
+
+    from flask import current_app
+
+    from lms.courses import service as courses
+    from lms.courses.models import Course, Courseware, MediaAsset, MediaStatus
+    from media_worker.jobs import process_media
+
+    store = current_app.extensions["lms.storage"]
+    made = []
+    for category, title, description, lectures in DEMO_COURSES:
+        if db.session.scalar(sa.select(Course.id).where(Course.title == title, Course.base_id == base_admin.org_id)):
+            continue
+        course = courses.create_course(base_admin, {"category": category, "year": courses.current_year(),
+                                                    "title": title, "description": description})
+        for lecture, minutes, hours in lectures:
+            courseware = Courseware(course=course, position=len(course.coursewares) + 1, title=lecture,
+                                    labelled_hours=decimal.Decimal(hours))
+            db.session.add(courseware)
+            db.session.flush()
+            with tempfile.TemporaryDirectory() as folder:
+                video = Path(folder) / "lecture.mp4"
+                generate_lecture_video(video, minutes, lecture)
+                asset = MediaAsset(base_id=base_admin.org_id, uploaded_by_id=base_admin.id, original_key="",
+                                   original_filename=f"{lecture}.mp4", size_bytes=video.stat().st_size,
+                                   content_type="video/mp4", status=MediaStatus.QUEUED, courseware_id=courseware.id)
+                db.session.add(asset)
+                db.session.flush()
+                asset.original_key = f"media/{asset.id}/original/lecture.mp4"
+                with video.open("rb") as stream:
+                    store.put(asset.original_key, stream, asset.size_bytes, "video/mp4")
+                courseware.media_id = asset.id
+                db.session.commit()
+            process_media(asset.id)  # the same job the worker runs, here in the foreground
+        courses.publish_course(base_admin, course.id)
+        db.session.commit()
+        made.append(title)
+    return made

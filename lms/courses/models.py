@@ -80,6 +80,9 @@ class MediaAsset(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     base_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
     uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The courseware this video was uploaded for; the courseware points at it only once the upload completes,
+    # so the previous video keeps playing until then.
+    courseware_id: Mapped[int | None] = mapped_column(sa.ForeignKey("coursewares.id", use_alter=True), index=True)
     original_key: Mapped[str] = mapped_column(sa.String(512))
     original_filename: Mapped[str] = mapped_column(sa.String(255))
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
@@ -129,7 +132,7 @@ class Courseware(db.Model):
     media_id: Mapped[int | None] = mapped_column(sa.ForeignKey("media_assets.id"))
 
     course: Mapped[Course] = relationship(back_populates="coursewares")
-    media: Mapped[MediaAsset | None] = relationship()
+    media: Mapped[MediaAsset | None] = relationship(foreign_keys=[media_id])
 
     __table_args__ = (
         sa.UniqueConstraint("course_id", "position", name="uq_coursewares_course_position"),

@@ -108,8 +108,10 @@ def _init_extensions(app: Flask, config: Config) -> None:
     socketio.init_app(app, async_mode=config.async_mode, client_manager=client_manager,
                       cors_allowed_origins=config.public_url or None)
     from lms.courses.events import register_socketio_namespaces
+    from lms.tracking.events import register_tracking_namespace
 
     register_socketio_namespaces(socketio)
+    register_tracking_namespace(socketio)
     # flask-smorest keeps the OpenAPI document on the Api object, so each app gets its own.
     app.extensions["lms.api"] = LmsApi(app)
 

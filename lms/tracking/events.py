@@ -1,0 +1,136 @@
+"""Socket.IO namespace "/tracking": the player's heartbeat channel (protocol: docs/tracking-protocol.md).
+
+A connection is authenticated once, at connect, from the Flask-Login session cookie: only approved learners
+are admitted. Each event is answered through its acknowledgement: ``{"ok": true, ...}`` or
+``{"ok": false, "error": {"code", "message"}}``; nothing else is ever pushed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+from flask import current_app, request
+from flask_login import current_user
+from flask_socketio import Namespace, SocketIO
+
+from lms.accounts.models import Role
+from lms.core.errors import ServiceError
+from lms.tracking import service, tasks
+
+log = logging.getLogger(__name__)
+
+TRACKING_NAMESPACE = "/tracking"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is on a connection, fixed at connect time so heartbeats need no database query."""
+
+    user_id: int
+    ip: str
+    user_agent: str
+
+
+class TrackingNamespace(Namespace):
+    """Open playbacks, take heartbeats, answer attention checks and close, for authenticated learners."""
+
+    def __init__(self, namespace: str = TRACKING_NAMESPACE):
+        super().__init__(namespace)
+        self._viewers: dict[str, Viewer] = {}
+
+    def on_connect(self, auth=None):
+        """Admit an approved learner logged in through the session cookie; refuse everyone else."""
+        if not (current_user.is_authenticated and current_user.is_approved and current_user.role == Role.LEARNER):
+            raise ConnectionRefusedError("unauthorized")
+        self._viewers[request.sid] = Viewer(user_id=current_user.id, ip=client_address(),
+                                            user_agent=request.headers.get("User-Agent", "")[:300])
+        tasks.ensure_background_flusher(current_app._get_current_object())
+
+    def on_disconnect(self, reason=None):
+        """Forget the connection; its playback stays resumable (a brief drop costs nothing)."""
+        self._viewers.pop(request.sid, None)
+
+    def on_open(self, data=None):
+        """Open or resume a playback: {courseware_id, resume_sid?, device?}."""
+        data = data if isinstance(data, dict) else {}
+
+        def run(viewer: Viewer) -> service.Reply:
+            user = current_user._get_current_object()
+            if not user.is_authenticated or user.id != viewer.user_id:
+                raise ConnectionRefusedError("unauthorized")
+            return service.open_session(user, data.get("courseware_id"), ip=viewer.ip,
+                                        user_agent=viewer.user_agent, device=data.get("device"),
+                                        resume_sid=data.get("resume_sid"))
+
+        return self._answer(run)
+
+    def on_heartbeat(self, data=None):
+        """Take a heartbeat: {sid, token, position_s, playing, hints?}."""
+        return self._answer(lambda viewer: service.heartbeat(viewer.user_id, data))
+
+    def on_check_answer(self, data=None):
+        """Answer the attention check: {sid, check_id, answer}."""
+        return self._answer(lambda viewer: service.answer_check(viewer.user_id, data))
+
+    def on_close(self, data=None):
+        """End a playback: {sid}."""
+        return self._answer(lambda viewer: service.close_session(viewer.user_id, data))
+
+    def _answer(self, run: Callable[[Viewer], service.Reply]) -> dict:
+        viewer = self._viewers.get(request.sid)
+        if viewer is None:
+            return _error("unauthenticated", "连接未登录或已失效，请刷新页面后重新登录。")
+        try:
+            reply = run(viewer)
+        except ConnectionRefusedError:
+            return _error("unauthenticated", "登录状态已变化，请刷新页面后重新登录。")
+        except ServiceError as exc:
+            body = {"code": exc.code, "message": exc.message}
+            if exc.fields:
+                body["fields"] = exc.fields
+            return {"ok": False, "error": body}
+        except redis.RedisError:
+            log.exception("tracking store unavailable")
+            return _error("unavailable", "计时服务暂时不可用，请稍后重试；本段时间不会计入。")
+        if reply.flush:
+            try:
+                tasks.flush_now(reply.flush)
+            except Exception:
+                # The state is safe in Redis and the periodic flush writes it; the learner's answer stands.
+                log.exception("tracking flush at session end failed")
+        return reply.ack
+
+
+def client_address() -> str:
+    """Return the client's address, behind the configured number of trusted proxies too.
+
+    Socket.IO requests reach Flask-SocketIO's middleware before werkzeug's ProxyFix when ProxyFix was installed
+    first, so the X-Forwarded-For header is read here the way ProxyFix would read it. Without this, every learner
+    behind nginx would share nginx's address and look like many accounts studying from one address.
+    """
+    trusted = current_app.extensions["lms.config"].trusted_proxies
+    if trusted and "werkzeug.proxy_fix.orig" not in request.environ:
+        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+        if len(forwarded) >= trusted:
+            return forwarded[-trusted][:45]
+    return (request.remote_addr or "")[:45]
+
+
+def _error(code: str, message: str) -> dict:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+def register_tracking_namespace(socketio: SocketIO) -> TrackingNamespace:
+    """Register the "/tracking" namespace on the SocketIO object once, whatever the order and number of apps."""
+    handler = next((h for h in socketio.namespace_handlers if isinstance(h, TrackingNamespace)), None)
+    if handler is None:
+        handler = TrackingNamespace()
+        # on_namespace() skips this list once a server exists; in it, every later init_app registers it again.
+        handler._set_socketio(socketio)
+        socketio.namespace_handlers.append(handler)
+    if socketio.server is not None and socketio.server.namespace_handlers.get(TRACKING_NAMESPACE) is not handler:
+        socketio.server.register_namespace(handler)
+    return handler

@@ -1,0 +1,193 @@
+"""The tracking state in Redis, changed only through the Lua scripts in ``lua/`` (one atomic step each).
+
+Key layout (all of one person's keys share the hash tag ``{uid}``):
+
+- ``trk:{uid}:s:<sid>``: one playback session (hash), with ``:cov`` (confirmed coverage bitmap, one bit per
+  media second), ``:pcov`` (coverage earned since the last passed check), ``:ev`` (evidence events, JSON) and
+  ``:tr`` (trace points "t_ms,position_ms,credited_ms,reason" for the reviewer's picture);
+- ``trk:{uid}:active`` (the one playback that may earn), ``trk:{uid}:until`` (credited-until watermark, ms),
+  ``trk:{uid}:chk`` (attention-check countdown and the pending check), ``trk:{uid}:pool`` (sessions holding
+  provisional time), ``trk:{uid}:day:<n>`` (credited ms on local day n), ``trk:{uid}:cw:<id>`` and
+  ``trk:{uid}:cov:<id>`` (progress on a courseware: furthest verified, resume position, confirmed watch time,
+  coverage);
+- ``trk:dirty`` / ``trk:dirty:flushing`` (sessions to write to the database), ``trk:live`` (open sessions by
+  last activity, for the idle sweep), ``trk:ip:<address>`` / ``trk:dev:<device>`` (accounts seen recently).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+LUA_DIR = Path(__file__).with_name("lua")
+DIRTY_KEY = "trk:dirty"
+FLUSHING_KEY = "trk:dirty:flushing"
+LIVE_KEY = "trk:live"
+_SCRIPTS_WITH_HELPERS = ("open", "heartbeat", "answer", "close")
+_PLAIN_SCRIPTS = ("snapshot", "take_dirty", "trim_trace")
+
+
+def person_prefix(user_id: int) -> str:
+    """Return the prefix of every key of one person (hash-tagged so they live together)."""
+    return f"trk:{{{int(user_id)}}}:"
+
+
+def session_key(user_id: int, sid: str) -> str:
+    """Return the key of a playback session's hash."""
+    return f"{person_prefix(user_id)}s:{sid}"
+
+
+@functools.cache
+def _source(name: str) -> str:
+    text = (LUA_DIR / f"{name}.lua").read_text(encoding="utf-8")
+    if name in _SCRIPTS_WITH_HELPERS:
+        text = (LUA_DIR / "common.lua").read_text(encoding="utf-8") + "\n" + text
+    return text
+
+
+@dataclass(frozen=True)
+class ProgressSeed:
+    """What the database knows of a person's progress on a courseware, loaded into Redis when Redis lacks it."""
+
+    furthest_ms: int = 0
+    resume_ms: int = 0
+    watch_ms: int = 0
+    coverage_bitmap: bytes = b""
+    completed: bool = False
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One session as read atomically for the flush: its fields, coverage, and what is new since the last flush."""
+
+    fields: dict[str, str]
+    coverage_bitmap: bytes
+    new_events: list[dict]
+    new_trace: list[list]
+    progress: dict[str, str]
+
+    @property
+    def version(self) -> int:
+        return int(self.fields.get("v", 0))
+
+
+def _decode_hash(flat: list) -> dict[str, str]:
+    it = iter(flat)
+    return {k.decode(): v.decode("utf-8", "replace") for k, v in zip(it, it, strict=True)}
+
+
+def _trace_point(raw: bytes) -> list:
+    t_ms, position_ms, credited_ms, reason = raw.decode().split(",", 3)
+    return [int(t_ms), int(position_ms), int(credited_ms), reason or None]
+
+
+class TrackingStore:
+    """The tracking scripts loaded once on one Redis client, and the few plain reads the flush needs.
+
+    ``clock`` is a test seam: when set, it gives the scripts the current time in ms instead of Redis ``TIME``.
+    It is only ever set by server-side code; nothing a client sends reaches it.
+    """
+
+    def __init__(self, client: redis.Redis, clock: Callable[[], int] | None = None):
+        self.redis = client
+        self.clock = clock
+        self._scripts = {name: client.register_script(_source(name))
+                         for name in _SCRIPTS_WITH_HELPERS + _PLAIN_SCRIPTS}
+
+    def _now_arg(self) -> str:
+        return "" if self.clock is None else str(int(self.clock()))
+
+    def now_ms(self) -> int:
+        """Return the tracking clock's current time in ms (Redis TIME unless a test clock is set)."""
+        if self.clock is not None:
+            return int(self.clock())
+        seconds, micros = self.redis.time()
+        return seconds * 1000 + micros // 1000
+
+    def _run(self, name: str, keys: list[str], args: list) -> dict:
+        return json.loads(self._scripts[name](keys=keys, args=args))
+
+    def open(self, cfg: str, *, user_id: int, sid: str, token: str, courseware_id: int, duration_ms: int,
+             required_watch_ms: int, required_coverage_s: int, seed: ProgressSeed, ip: str, user_agent: str,
+             device: str, automation: bool, resume_sid: str, draw_ms: int) -> dict:
+        """Open (or resume) a playback and supersede the person's previous one; return the script's answer."""
+        return self._run("open", [session_key(user_id, sid), f"trk:ip:{ip}", f"trk:dev:{device}"], [
+            cfg, self._now_arg(), user_id, person_prefix(user_id), sid, token, courseware_id, duration_ms,
+            required_watch_ms, required_coverage_s, seed.furthest_ms, seed.resume_ms, seed.watch_ms,
+            seed.coverage_bitmap, int(seed.completed), ip, user_agent, device, int(automation), resume_sid, draw_ms,
+        ])
+
+    def heartbeat(self, cfg: str, *, user_id: int, sid: str, token: str, next_token: str, position_ms: int,
+                  playing: bool, hints: dict, draw_ms: int, check_code: str, check_id: str) -> dict:
+        """Judge one heartbeat; return the script's answer (status, credit, reason, totals, check)."""
+        return self._run("heartbeat", [session_key(user_id, sid)], [
+            cfg, self._now_arg(), user_id, person_prefix(user_id), sid, token, next_token, position_ms,
+            int(playing), json.dumps(hints), draw_ms, check_code, check_id,
+        ])
+
+    def answer(self, cfg: str, *, user_id: int, sid: str, check_id: str, answer: str, draw_ms: int) -> dict:
+        """Answer the pending attention check; return passed / wrong / expired / no_check with the totals."""
+        return self._run("answer", [session_key(user_id, sid)], [
+            cfg, self._now_arg(), user_id, person_prefix(user_id), sid, check_id, answer, draw_ms,
+        ])
+
+    def close(self, cfg: str, *, user_id: int, sid: str, reason: str = "closed", idle_ms: int = 0, draw_ms: int,
+              check_code: str, check_id: str) -> dict:
+        """End a playback (closed by the page, or idle); return the script's answer."""
+        return self._run("close", [session_key(user_id, sid)], [
+            cfg, self._now_arg(), user_id, person_prefix(user_id), sid, reason, idle_ms, draw_ms, check_code,
+            check_id,
+        ])
+
+    def snapshot(self, user_id: int, sid: str, events_written: int, trace_written: int) -> Snapshot | None:
+        """Read a session for the flush, or None when Redis no longer has it."""
+        raw = self._scripts["snapshot"](keys=[session_key(user_id, sid)],
+                                        args=[person_prefix(user_id), events_written, trace_written])
+        if raw is None:
+            return None
+        fields, coverage, events, trace, progress = raw
+        return Snapshot(fields=_decode_hash(fields), coverage_bitmap=bytes(coverage),
+                        new_events=[json.loads(e) for e in events], new_trace=[_trace_point(p) for p in trace],
+                        progress=_decode_hash(progress))
+
+    def trim_traces(self, written: dict[tuple[int, str], int]) -> None:
+        """Drop from Redis the trace points the database holds, per (user id, sid) → points written."""
+        pipe = self.redis.pipeline(transaction=False)
+        for (user_id, sid), count in written.items():
+            self._scripts["trim_trace"](keys=[session_key(user_id, sid)], args=[count], client=pipe)
+        pipe.execute()
+
+    def take_dirty(self) -> list[tuple[int, str]]:
+        """Return the sessions changed since the last flush (and any a failed flush left), as (user id, sid)."""
+        members = self._scripts["take_dirty"](keys=[DIRTY_KEY, FLUSHING_KEY])
+        out = []
+        for member in members:
+            uid, _, sid = member.decode().partition(":")
+            out.append((int(uid), sid))
+        return out
+
+    def finish_dirty(self) -> None:
+        """Forget the sessions just flushed (changes made meanwhile are already in the next dirty set)."""
+        self.redis.delete(FLUSHING_KEY)
+
+    def idle_sessions(self, older_than_ms: int, limit: int = 500) -> list[tuple[int, str]]:
+        """Return open sessions whose last activity is older than the given time, as (user id, sid)."""
+        members = self.redis.zrangebyscore(LIVE_KEY, "-inf", older_than_ms, start=0, num=limit)
+        return [(int(m.decode().partition(":")[0]), m.decode().partition(":")[2]) for m in members]
+
+    def coverage(self, user_id: int, sid: str, provisional: bool = False) -> bytes:
+        """Return a session's coverage bitmap (confirmed, or the provisional one)."""
+        return self.redis.get(session_key(user_id, sid) + (":pcov" if provisional else ":cov")) or b""
+
+    def courseware_coverage(self, user_id: int, courseware_id: int) -> bytes:
+        """Return the person's confirmed coverage bitmap of a courseware as Redis holds it."""
+        return self.redis.get(f"{person_prefix(user_id)}cov:{courseware_id}") or b""
+
+    def try_lock(self, name: str, ttl_ms: int) -> bool:
+        """Take a lock shared by every process for ttl_ms unless another holder has it (never released early)."""
+        return bool(self.redis.set(f"trk:lock:{name}", b"1", nx=True, px=ttl_ms))

@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-import redis
 import sqlalchemy as sa
 from flask import has_app_context
 from flask.testing import FlaskClient
@@ -46,8 +45,10 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    return services.redis_test_url()
+def redis_url() -> Iterator[str]:
+    url = services.redis_test_url()
+    yield url
+    services.release_redis_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +111,7 @@ def app(config):
         _empty_database()
         db.engine.dispose()
     if config.redis_url:
-        redis.Redis.from_url(config.redis_url).flushdb()
+        services.empty_redis_database(config.redis_url)
 
 
 def _empty_database() -> None:

@@ -116,9 +116,44 @@ def drop_test_database(url: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+# Tests empty their Redis database after each test, so concurrent test runs on one machine (several
+# developers, or a developer and CI) must not share one: each run claims a free database of this range.
+TEST_REDIS_DBS = range(8, 16)
+REDIS_OWNER_KEY = "lms:test-run-owner"
+REDIS_CLAIM_TTL_S = 6 * 3600
+
+
 def redis_test_url() -> str:
-    """Return the URL of the Redis database tests may use, once it answers PING."""
-    url = os.environ.get("LMS_TEST_REDIS_URL") or DEFAULT_REDIS_URL
+    """Return the URL of a Redis database this test run owns (LMS_TEST_REDIS_URL, or a free one), once it answers."""
+    if os.environ.get("LMS_TEST_REDIS_URL"):
+        return _ping(os.environ["LMS_TEST_REDIS_URL"])
+    base = _ping(DEFAULT_REDIS_URL).rsplit("/", 1)[0]
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    for number in TEST_REDIS_DBS:
+        url = f"{base}/{number}"
+        with contextlib.closing(redis.Redis.from_url(url, socket_timeout=CONNECT_TIMEOUT_SECONDS)) as client:
+            if client.set(REDIS_OWNER_KEY, owner, nx=True, ex=REDIS_CLAIM_TTL_S) or \
+                    client.get(REDIS_OWNER_KEY) == owner.encode():
+                return url
+    require(REDIS, RuntimeError(f"Redis 的 {TEST_REDIS_DBS.start}–{TEST_REDIS_DBS.stop - 1} 号库都被其他测试占用"))
+
+
+def empty_redis_database(url: str) -> None:
+    """Empty a test run's Redis database but keep its claim on it."""
+    with contextlib.closing(redis.Redis.from_url(url)) as client:
+        owner = client.get(REDIS_OWNER_KEY)
+        client.flushdb()
+        if owner:
+            client.set(REDIS_OWNER_KEY, owner, ex=REDIS_CLAIM_TTL_S)
+
+
+def release_redis_database(url: str) -> None:
+    """Give a claimed Redis database back, emptied, at the end of the run."""
+    with contextlib.closing(redis.Redis.from_url(url)) as client:
+        client.flushdb()
+
+
+def _ping(url: str) -> str:
     client = redis.Redis.from_url(
         url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, socket_timeout=CONNECT_TIMEOUT_SECONDS
     )

@@ -18,12 +18,6 @@ def create_app(config: Config | None = None) -> Flask:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     logging.getLogger("lms").setLevel(config.log_level)
     app.config.update(_flask_settings(config))
-    if config.trusted_proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        # Behind nginx the client's address and scheme come from X-Forwarded-*; rate limits need the real address.
-        n = config.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.extensions["lms.config"] = config
 
     import lms.models  # noqa: F401 - every table known before migrations or queries
@@ -33,6 +27,13 @@ def create_app(config: Config | None = None) -> Flask:
 
     _init_extensions(app, config)
     _register_blueprints(app)
+    if config.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind nginx the client's address and scheme come from X-Forwarded-*; rate limits need the real
+        # address. Installed after Socket.IO so that it wraps Socket.IO's middleware too.
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     from lms.core.http import register_error_handlers
     from lms.core.templating import register_template_helpers

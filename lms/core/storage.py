@@ -250,6 +250,25 @@ def _write_errors(path: Path) -> Iterator[None]:
         raise StorageError(f"写入本地存储失败：{path}（{exc.strerror or exc}）") from exc
 
 
+def _fill_and_replace(descriptor: int, temp_name: str, source, path: Path) -> None:
+    """Stream source into an open temporary file, sync it, and rename it over path; remove it on any failure."""
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            # Only our own writes are storage errors; a failing source stream keeps its own exception.
+            while chunk := source.read(COPY_CHUNK_SIZE):
+                with _write_errors(path):
+                    file.write(chunk)
+            with _write_errors(path):
+                file.flush()
+                os.fsync(file.fileno())
+        with _write_errors(path):
+            os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+
+
 class LocalFolderObjectStore(ObjectStore):
     """Objects as files under one folder, served to browsers by ``storage_bp`` through signed URLs."""
 
@@ -283,21 +302,7 @@ class LocalFolderObjectStore(ObjectStore):
         with _write_errors(path):
             path.parent.mkdir(parents=True, exist_ok=True)
             descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".partial")
-        try:
-            with os.fdopen(descriptor, "wb") as target:
-                # Only our own writes are storage errors; a failing source stream keeps its own exception.
-                while chunk := source.read(COPY_CHUNK_SIZE):
-                    with _write_errors(path):
-                        target.write(chunk)
-                with _write_errors(path):
-                    target.flush()
-                    os.fsync(target.fileno())
-            with _write_errors(path):
-                os.replace(temp_name, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
-            raise
+        _fill_and_replace(descriptor, temp_name, source, path)
 
     @contextlib.contextmanager
     def open(self, key: str) -> Iterator[BinaryIO]:
@@ -402,20 +407,7 @@ class LocalFolderObjectStore(ObjectStore):
             raise UploadNotFound(f"分片上传不存在或已结束：{key}") from None
         except OSError as exc:
             raise StorageError(f"写入本地存储失败：{folder}（{exc.strerror or exc}）") from exc
-        try:
-            with os.fdopen(descriptor, "wb") as file:
-                while chunk := source.read(COPY_CHUNK_SIZE):
-                    with _write_errors(target):
-                        file.write(chunk)
-                with _write_errors(target):
-                    file.flush()
-                    os.fsync(file.fileno())
-            with _write_errors(target):
-                os.replace(temp_name, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_name)
-            raise
+        _fill_and_replace(descriptor, temp_name, source, target)
         return _part_info(part_number, target.stat())
 
     def list_parts(self, key: str, upload_id: str) -> list[PartInfo]:

@@ -3,7 +3,8 @@
 #
 # 用法: bash scripts/bootstrap.sh [--system] [--services] [--browser]
 #   (无选项)    建 .venv；requirements.txt 变化后才重新 pip install
-#   --system    安装缺少的 Debian 包：ffmpeg（系统 Python 缺 venv 时还有 python3-venv）
+#   --system    安装缺少的 Debian 包：ffmpeg、证书 PDF 用的中文字体 fonts-wqy-zenhei
+#               （系统 Python 缺 venv 时还有 python3-venv）
 #   --services  确保 PostgreSQL (127.0.0.1:5432，postgres 用户 trust) 和 Redis (127.0.0.1:6379)
 #               可以连接：连不上时安装（如缺）并启动
 #   --browser   安装 Debian 的 chromium（浏览器测试用）
@@ -64,6 +65,8 @@ wait_for() { # wait_for 秒数 命令...
 pkgs=()
 if ((want_system)); then
   { command -v ffmpeg && command -v ffprobe; } >/dev/null || pkgs+=(ffmpeg)
+  # 证书 PDF 要嵌入中文字体；ReportLab 只能嵌入 TrueType 轮廓，Noto CJK 是 CFF，所以用文泉驿正黑。
+  [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || pkgs+=(fonts-wqy-zenhei)
   if [ ! -x "$VENV/bin/python" ] && command -v "$PY" >/dev/null && ! "$PY" -c 'import ensurepip, venv' 2>/dev/null \
     && [ "$(command -v "$PY")" = /usr/bin/python3 ]; then
     pkgs+=(python3-venv)
@@ -97,7 +100,7 @@ if ((${#pkgs[@]})); then
   say "Debian 包已安装"
 else
   have=""
-  if ((want_system)); then have+=" ffmpeg"; fi
+  if ((want_system)); then have+=" ffmpeg fonts-wqy-zenhei"; fi
   if ((want_browser)); then have+=" chromium"; fi
   if [ -n "$have" ]; then say "Debian 包齐全:$have"; fi
 fi

@@ -78,6 +78,8 @@ class Org(db.Model):
     reject_reason: Mapped[str | None] = mapped_column(sa.String(200))
     reviewed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The rule-set region of the people under it ("hubei", "hunan"); None inherits the nearest ancestor's.
+    region: Mapped[str | None] = mapped_column(sa.String(20))
 
     parent: Mapped[Org | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Org]] = relationship(back_populates="parent", order_by="Org.id")

@@ -132,12 +132,15 @@ def _register_blueprints(app: Flask) -> None:
     from lms.courses.api import blp as courses_api
     from lms.courses.upload_api import blp as uploads_api
     from lms.courses.views import bp as courses_pages
+    from lms.exams.api import bp as exams_api
+    from lms.exams.views import bp as exams_pages
     from lms.extensions import csrf
     from lms.orgs.api import blp as orgs_api
     from lms.orgs.views import bp as orgs_pages
     from lms.player.views import bp as player
 
-    for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player):
+    # exams_api: the quiz attempt page's own JSON calls, CSRF-checked like the forms.
+    for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, exams_pages, exams_api):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, courses_api, uploads_api):

@@ -61,7 +61,7 @@ def s3_server() -> Iterator[services.SeaweedS3]:
 def _migrate(config: Config) -> None:
     app = create_app(config)
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade()
         db.engine.dispose()
 
 

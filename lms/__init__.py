@@ -138,9 +138,11 @@ def _register_blueprints(app: Flask) -> None:
     from lms.orgs.api import blp as orgs_api
     from lms.orgs.views import bp as orgs_pages
     from lms.player.views import bp as player
+    from lms.review.views import bp as review_pages
 
     # exams_api: the quiz attempt page's own JSON calls, CSRF-checked like the forms.
-    for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, exams_pages, exams_api):
+    for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, review_pages, exams_pages,
+                      exams_api):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, courses_api, uploads_api):

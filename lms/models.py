@@ -5,4 +5,5 @@ from lms.courses import models as courses  # noqa: F401
 from lms.exams import models as exams  # noqa: F401
 from lms.ledger import models as ledger  # noqa: F401
 from lms.orgs import models as orgs  # noqa: F401
+from lms.review import models as review  # noqa: F401
 from lms.tracking import models as tracking  # noqa: F401

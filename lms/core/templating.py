@@ -20,10 +20,13 @@ def navigation() -> list[tuple[str, str]]:
         entries.append(("人员", url_for("accounts.people")))
     if current_user.is_approved and current_user.role == Role.HR_ADMIN:
         entries.append(("创建人社部门", url_for("orgs.create_bureau")))
+    if current_user.is_approved and current_user.role in (Role.REVIEWER, Role.HR_ADMIN):
+        entries.append(("观看审核", url_for("review.queue")))
     if current_user.is_approved and current_user.role == Role.BASE_ADMIN:
         entries.append(("课程管理", url_for("courses.base_courses")))
     if current_user.is_approved and current_user.role == Role.LEARNER:
         entries += [("课程目录", url_for("courses.catalogue")), ("我的课程", url_for("courses.my_courses"))]
+        entries.append(("观看记录", url_for("review.my_records")))
     entries += [("修改密码", url_for("accounts.password")), ("退出", url_for("accounts.logout"))]
     return entries
 

@@ -1,0 +1,133 @@
+"""The reviewer's picture: a crafted trace gives the expected lines and markers, in well-formed inline SVG."""
+
+from __future__ import annotations
+
+import pytest
+
+from lms.review.chart import ChartEvent, build_chart, nice_axis
+from lms.review.evidence import describe_values, mmss
+from tests.conftest import login
+from tests.review import (
+    SVG_NS,
+    chart_svg,
+    make_session,
+    markers,
+    polylines,
+    speed_up_events,
+    speed_up_trace,
+)
+from tests.tracking import make_ready_courseware
+
+
+@pytest.fixture
+def courseware(tree):
+    return make_ready_courseware(tree.base_a, [tree.learner_a], duration_s=300.0, labelled_hours="0.1")
+
+
+def ticks(svg, axis: str) -> dict[str, float]:
+    """Return tick label → its position along the axis (x for the time axis, y for the media axis)."""
+    attr = "x" if axis == "x" else "y"
+    return {t.text: float(t.get(attr)) for t in svg.iter(f"{SVG_NS}text") if t.get("class") == f"{axis}-tick"}
+
+
+def reference_y(svg, x: float) -> float:
+    line = next(e for e in svg.iter(f"{SVG_NS}line") if e.get("class") == "reference")
+    x1, y1, x2, y2 = (float(line.get(k)) for k in ("x1", "y1", "x2", "y2"))
+    return y1 + (y2 - y1) * (x - x1) / (x2 - x1)
+
+
+def test_a_speed_up_stretch_climbs_above_the_allowed_rate_line_with_its_events_marked(client, tree, courseware):
+    session = make_session(tree.learner_a, courseware, trace=speed_up_trace(), events=speed_up_events())
+    login(client, tree.reviewer)
+    svg = chart_svg(client.get(f"/review/sessions/{session.id}").get_data(as_text=True))
+
+    x_ticks, y_ticks = ticks(svg, "x"), ticks(svg, "y")
+    assert list(x_ticks) == ["00:00", "00:15", "00:30", "00:45", "01:00", "01:15", "01:30", "01:45", "02:00"]
+    assert list(y_ticks) == ["00:00", "00:30", "01:00", "01:30", "02:00", "02:30"]
+    px_per_s = (x_ticks["02:00"] - x_ticks["00:00"]) / 120
+    at = lambda seconds: x_ticks["00:00"] + px_per_s * seconds  # noqa: E731
+    media_px_per_s = (y_ticks["00:00"] - y_ticks["02:30"]) / 150
+
+    # Credited playing before the speed-up lies on the allowed-rate line; the 2× stretch is drawn apart, dashed,
+    # every point of it above the line, and twice as steep.
+    credited, violation = polylines(svg, "credited"), polylines(svg, "violation")
+    assert len(credited) == 2 and len(violation) == 1 and polylines(svg, "idle") == []
+    assert all(abs(y - reference_y(svg, x)) < 0.6 for x, y in credited[0])
+    (start, *rest) = violation[0]
+    assert abs(start[0] - at(60)) < 0.6 and abs(rest[-1][0] - at(90)) < 0.6
+    assert all(reference_y(svg, x) - y > 5 for x, y in rest)
+    slope = (start[1] - rest[-1][1]) / media_px_per_s / ((rest[-1][0] - start[0]) / px_per_s)
+    assert slope == pytest.approx(2.0, abs=0.02)
+    dashed = [e for e in svg.iter(f"{SVG_NS}polyline") if "seg-violation" in e.get("class")]
+    assert dashed[0].get("stroke-dasharray")
+
+    # The three rate events at 65, 70 and 75 s, the hold at 75 s, on the time axis's scale.
+    assert markers(svg, "rate") == pytest.approx([at(65), at(70), at(75)], abs=0.6)
+    assert markers(svg, "held") == pytest.approx([at(75)], abs=0.6)
+    held_line = next(e for e in svg.iter(f"{SVG_NS}line") if e.get("class") == "held-line")
+    assert float(held_line.get("x1")) == pytest.approx(at(75), abs=0.6)
+    texts = [t.text for t in svg.iter(f"{SVG_NS}text")]
+    for label in ("倍速", "验证", "多端", "自动化", "倍速播放 ×3", "转入审核", "已计时（正常播放）",
+                  "未计时：违规（倍速、拖动、超出进度、重叠）", "倍速 · 倍速播放（风险 35 分/次）"):
+        assert label in texts, label
+    assert any(t.startswith("允许速率参考线（1×") for t in texts)
+
+
+def test_pauses_gaps_and_seeks_are_drawn_as_uncredited_stretches():
+    trace = [[5000, 5000, 5000, None], [10000, 5000, 0, "paused"], [50000, 5000, 0, "gap"],
+             [55000, 200000, 0, "seek_ahead"], [60000, 205000, 0, "beyond_verified"], [65000, 10000, 0, "seek_back"],
+             [70000, 15000, 5000, None]]
+    events = [ChartEvent(0.0, "opened", {"resume_ms": 0}), ChartEvent(50.0, "gap", {"dt_ms": 40000}),
+              ChartEvent(55.0, "seek_ahead", {"from_ms": 5000, "to_ms": 200000, "dt_ms": 5000})]
+    chart = build_chart(trace, events)
+    assert [run.kind for run in chart.runs] == ["credited", "idle", "violation", "idle", "credited"]
+    # The pause and the gap are flat: the media stayed at 00:05.
+    idle = chart.runs[1].points.split()
+    assert len({point.split(",")[1] for point in idle}) == 1
+    assert chart.y_max_s == 240.0 and chart.x_max_s == 70.0
+    marker = next(m for m in chart.markers if m.type == "seek_ahead")
+    assert marker.x == pytest.approx(chart.x(55.0), abs=0.1) and marker.risky and "风险 +15" in marker.title
+    assert chart.risk_lines == [marker.x]
+    assert any("网络中断：1 段，共 40 秒未计时" in s for s in chart.summary)
+
+
+def test_an_empty_session_still_renders_an_explained_chart(client, tree, courseware):
+    session = make_session(tree.learner_a, courseware, trace=[], events=[(0.0, "opened", {"resume_ms": 0})])
+    login(client, tree.reviewer)
+    html = client.get(f"/review/sessions/{session.id}").get_data(as_text=True)
+    svg = chart_svg(html)
+    assert polylines(svg, "credited") == [] and "没有被接受的心跳" in html
+
+
+def test_hostile_values_keep_the_svg_well_formed(client, tree, courseware):
+    nasty = '<script>alert("x")</script>&'
+    session = make_session(tree.learner_a, courseware, device_id="dev-<b>&amp;",
+                           events=[(0.0, "opened", {"resume_ms": 0}),
+                                   (10.0, "shared_device", {"accounts": 2, "device": nasty}),
+                                   (12.0, "from-a-newer-server<>", {"x": nasty})])
+    login(client, tree.reviewer)
+    html = client.get(f"/review/sessions/{session.id}").get_data(as_text=True)
+    assert "<script>" not in html
+    svg = chart_svg(html)
+    titles = [t.text for t in svg.iter(f"{SVG_NS}title")]
+    assert any(nasty in (t or "") for t in titles)
+    assert markers(svg, "from-a-newer-server<>")
+
+
+def test_axis_steps_and_labels_for_long_sessions():
+    assert nice_axis(120) == (15.0, 120)
+    assert nice_axis(121) == (20.0, 140)
+    assert nice_axis(2 * 3600 + 5) == (1200.0, 8400)
+    assert mmss(0) == "00:00" and mmss(75 * 60) == "75:00" and mmss(61.27, tenths=True) == "01:01.3"
+    chart = build_chart([[t * 1000, t * 1000, 5000, None] for t in range(5, 3 * 3600, 5)], [])
+    assert chart.x_ticks[-1][1] == "180:00" and len(chart.x_ticks) <= 9
+
+
+def test_event_values_are_said_in_chinese():
+    assert describe_values({"dt_ms": 5000, "advance_ms": 10000, "drift_ms": 7500}) == (
+        "间隔 5.0 秒，视频前进 10.0 秒，累计超前 7.5 秒")
+    assert describe_values({"from_ms": 5000, "to_ms": 200000}) == "从 00:05.0，到 03:20.0"
+    assert describe_values({"source": "webdriver"}) == "来源 navigator.webdriver 为真"
+    assert describe_values({"id": "k1", "kind": "play", "latency_ms": 400}) == (
+        "验证编号 k1，验证类型 播放中验证，作答用时 0.4 秒")
+    assert describe_values({"voided_ms": 725000, "reason": "check_missed"}) == "作废 12 分 5 秒，原因 验证超时未答"

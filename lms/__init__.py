@@ -127,6 +127,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _register_blueprints(app: Flask) -> None:
     from lms.accounts.api import blp as accounts_api
     from lms.accounts.views import bp as accounts_pages
+    from lms.certificates.views import bp as certificate_pages
     from lms.core.health import bp as health
     from lms.core.storage_views import storage_bp
     from lms.courses.api import blp as courses_api
@@ -135,14 +136,15 @@ def _register_blueprints(app: Flask) -> None:
     from lms.exams.api import bp as exams_api
     from lms.exams.views import bp as exams_pages
     from lms.extensions import csrf
+    from lms.ledger.views import bp as ledger_pages
     from lms.orgs.api import blp as orgs_api
     from lms.orgs.views import bp as orgs_pages
     from lms.player.views import bp as player
     from lms.review.views import bp as review_pages
 
     # exams_api: the quiz attempt page's own JSON calls, CSRF-checked like the forms.
-    for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, review_pages, exams_pages,
-                      exams_api):
+    for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
+                      certificate_pages, review_pages, exams_pages, exams_api):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, courses_api, uploads_api):

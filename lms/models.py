@@ -1,6 +1,7 @@
 """Import every domain's models so that SQLAlchemy and Alembic know all tables."""
 
 from lms.accounts import models as accounts  # noqa: F401
+from lms.certificates import models as certificates  # noqa: F401
 from lms.courses import models as courses  # noqa: F401
 from lms.exams import models as exams  # noqa: F401
 from lms.ledger import models as ledger  # noqa: F401

@@ -12,12 +12,14 @@ def navigation() -> list[tuple[str, str]]:
     """Return the (label, url) menu entries for the logged-in user's role."""
     if not current_user.is_authenticated:
         return [("登录", url_for("accounts.login")), ("个人注册", url_for("accounts.register")),
-                ("单位注册", url_for("orgs.register"))]
+                ("单位注册", url_for("orgs.register")), ("证书验证", url_for("certificates.verify_form"))]
     entries = [("首页", url_for("accounts.home"))]
     if current_user.is_approved and current_user.is_admin:
         entries.append(("注册审核", url_for("orgs.registrations_page")))
         entries.append(("组织机构", url_for("orgs.tree")))
         entries.append(("人员", url_for("accounts.people")))
+    if current_user.is_approved and current_user.role in (Role.UNIT_ADMIN, Role.DEPARTMENT_ADMIN, Role.HR_ADMIN):
+        entries.append(("证书查询", url_for("certificates.lookup")))
     if current_user.is_approved and current_user.role == Role.HR_ADMIN:
         entries.append(("创建人社部门", url_for("orgs.create_bureau")))
     if current_user.is_approved and current_user.role in (Role.REVIEWER, Role.HR_ADMIN):
@@ -27,6 +29,7 @@ def navigation() -> list[tuple[str, str]]:
     if current_user.is_approved and current_user.role == Role.LEARNER:
         entries += [("课程目录", url_for("courses.catalogue")), ("我的课程", url_for("courses.my_courses"))]
         entries.append(("观看记录", url_for("review.my_records")))
+        entries.append(("我的学时", url_for("ledger.year_page")))
     entries += [("修改密码", url_for("accounts.password")), ("退出", url_for("accounts.logout"))]
     return entries
 

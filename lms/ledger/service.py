@@ -301,3 +301,9 @@ def credited_by_kind(user_id: int, year: int) -> dict[str, Decimal]:
     for kind, hours in rows:
         totals[kind] += Decimal(hours)
     return dict(totals)
+
+
+def entry_years(user_id: int) -> list[int]:
+    """The years in which the person has ledger entries, newest first (for the yearly page's year links)."""
+    return list(db.session.scalars(sa.select(LedgerEntry.year).where(LedgerEntry.user_id == user_id)
+                                   .distinct().order_by(LedgerEntry.year.desc())))

@@ -133,6 +133,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.courses.api import blp as courses_api
     from lms.courses.upload_api import blp as uploads_api
     from lms.courses.views import bp as courses_pages
+    from lms.declarations.views import bp as declaration_pages
     from lms.exams.api import bp as exams_api
     from lms.exams.views import bp as exams_pages
     from lms.extensions import csrf
@@ -144,7 +145,7 @@ def _register_blueprints(app: Flask) -> None:
 
     # exams_api: the quiz attempt page's own JSON calls, CSRF-checked like the forms.
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
-                      certificate_pages, review_pages, exams_pages, exams_api):
+                      certificate_pages, review_pages, declaration_pages, exams_pages, exams_api):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, courses_api, uploads_api):

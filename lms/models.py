@@ -3,6 +3,7 @@
 from lms.accounts import models as accounts  # noqa: F401
 from lms.certificates import models as certificates  # noqa: F401
 from lms.courses import models as courses  # noqa: F401
+from lms.declarations import models as declarations  # noqa: F401
 from lms.exams import models as exams  # noqa: F401
 from lms.ledger import models as ledger  # noqa: F401
 from lms.orgs import models as orgs  # noqa: F401

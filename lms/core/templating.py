@@ -30,6 +30,11 @@ def navigation() -> list[tuple[str, str]]:
         entries += [("课程目录", url_for("courses.catalogue")), ("我的课程", url_for("courses.my_courses"))]
         entries.append(("观看记录", url_for("review.my_records")))
         entries.append(("我的学时", url_for("ledger.year_page")))
+        entries.append(("学时申报", url_for("declarations.mine")))
+    if current_user.is_approved and current_user.role in (Role.UNIT_ADMIN, Role.DEPARTMENT_ADMIN, Role.HR_ADMIN):
+        entries.append(("学时审核", url_for("declarations.review")))
+    if current_user.is_approved and current_user.role == Role.UNIT_ADMIN:
+        entries.append(("顺延补学", url_for("declarations.deferrals")))
     entries += [("修改密码", url_for("accounts.password")), ("退出", url_for("accounts.logout"))]
     return entries
 

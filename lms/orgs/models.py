@@ -80,6 +80,11 @@ class Org(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # The rule-set region of the people under it ("hubei", "hunan"); None inherits the nearest ancestor's.
     region: Mapped[str | None] = mapped_column(sa.String(20))
+    # 学时管理办法第十四条 (lms.declarations): a unit that is a personnel-archive agency (人事档案管理服务机构)
+    # first-reviews the hours of the people whose archives it hosts; a central unit in the province
+    # (中央在鄂单位) reviews its own people's hours, with no second review.
+    archive_agency: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    reviews_own_hours: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     parent: Mapped[Org | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Org]] = relationship(back_populates="parent", order_by="Org.id")

@@ -1,0 +1,571 @@
+"""Declared off-platform hours: submission, the 第十四条 review chain, posting, 第二十一条 voiding, 第十七条 deferral.
+
+The hours are never typed by anyone: the rules engine computes them from the declared facts when the learner
+submits, and again at the final approval, each time with what the year already has credited (caps across the
+year). Services only flush; the caller commits (and, if the commit fails, deletes the objects stored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, BinaryIO
+
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+
+from lms.accounts.models import ADMIN_ROLE_FOR_KIND, Role, User
+from lms.core.db import utcnow
+from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from lms.courses.models import Category
+from lms.declarations import evidence
+from lms.declarations.models import (
+    ArchiveHosting,
+    DecisionAction,
+    Declaration,
+    DeclarationDecision,
+    DeclarationEvidence,
+    DeclarationStatus,
+    Deferral,
+    DeferralReason,
+    ReviewStep,
+)
+from lms.extensions import db
+from lms.ledger import service as ledger
+from lms.ledger.models import AdjustmentKind, SourceType
+from lms.orgs.models import HR_KINDS, Org, OrgKind
+from lms.rules import CreditedThisYear, Outcome, RuleSet, compute
+from lms.rules.model import Kind
+
+REVIEWER_ROLES = (Role.UNIT_ADMIN, Role.DEPARTMENT_ADMIN, Role.HR_ADMIN)
+VOIDING_ROLES = (Role.DEPARTMENT_ADMIN, Role.HR_ADMIN)
+MAX_TITLE_CHARS = 200
+MAX_REASON_CHARS = 500
+EARLIEST_YEAR = 2000
+ZERO = Decimal("0.0")
+_ID_LIST = re.compile(r"^\d{1,9}$")
+
+
+class Decision:
+    APPROVE = "approve"
+    REJECT = "reject"
+    RETURN = "return"
+    ALL = (APPROVE, REJECT, RETURN)
+    LABELS = {APPROVE: "通过", REJECT: "不通过", RETURN: "退回补充材料"}
+
+
+# ------------------------------------------------------------------------------------------------ the form
+
+
+@dataclass(frozen=True)
+class FactField:
+    """One input of a kind's form, straight from the rule set's fact schema."""
+
+    id: str
+    label: str
+    type: str
+    minimum: Any = None
+    maximum: Any = None
+    step: Any = None
+    values: Mapping[str, str] | None = None
+
+
+def rule_set_for_person(user: User, year: int) -> RuleSet:
+    """Return the rule set of the person's region for a year (a person under Hunan gets Hunan's kinds)."""
+    return ledger.rule_set_of(user, year)
+
+
+def kind_of(rule_set: RuleSet, kind_id: str | None) -> Kind:
+    kind = rule_set.kinds.get(kind_id or "")
+    if kind is None:
+        raise NotFound(f"{rule_set.region_label}的规则中没有这种学时类型，请重新选择。")
+    return kind
+
+
+def fact_fields(kind: Kind) -> list[FactField]:
+    """The kind's facts as form inputs; the activity's own start and end dates fill a span's date facts."""
+    span_dates = {kind.span.start, kind.span.end} if kind.span else set()
+    return [FactField(f.id, f.label, f.type, f.minimum, f.maximum, f.step, dict(f.values) or None)
+            for f in kind.facts.values() if f.id not in span_dates]
+
+
+def facts_from_form(kind: Kind, form: Mapping[str, str], start: dt.date | None, end: dt.date | None) -> dict:
+    """Read a kind's facts from a posted form (fields ``fact-<id>``); bools are checkboxes."""
+    facts: dict[str, Any] = {}
+    for field in fact_fields(kind):
+        raw = form.get(f"fact-{field.id}")
+        facts[field.id] = raw in ("y", "on", "true", "1") if field.type == "bool" else (raw or "").strip()
+    if kind.span:
+        facts[kind.span.start] = start.isoformat() if start else ""
+        facts[kind.span.end] = end.isoformat() if end else ""
+    return facts
+
+
+# ------------------------------------------------------------------------------------------------ the chain
+
+
+def archive_agency_of(user: User) -> Org | None:
+    hosting = db.session.scalar(sa.select(ArchiveHosting).where(ArchiveHosting.user_id == user.id))
+    return hosting.agency if hosting else None
+
+
+def review_orgs(user: User) -> tuple[Org, Org | None]:
+    """Return who first-reviews a person's declarations and who reviews them second (None: the first is final).
+
+    第十四条: the employer unit first, or the archive agency for an archive-hosted person; then the competent
+    department or HR bureau above it. A central unit in the province (``reviews_own_hours``) reviews its own.
+    """
+    first = archive_agency_of(user) or user.org
+    if first.reviews_own_hours:
+        return first, None
+    ancestor = first.parent
+    while ancestor is not None and ancestor.kind not in (OrgKind.DEPARTMENT, *HR_KINDS):
+        ancestor = ancestor.parent
+    if ancestor is None:
+        raise NotFound(f"{first.name}没有上级主管部门或人社部门，无法复审，请联系管理员。")
+    return first, ancestor
+
+
+def record_archive_hosting(actor: User, person: User, agency: Org) -> ArchiveHosting:
+    """Record that an archive agency hosts a person's archive (档案托管); only that agency's admin may."""
+    if not agency.archive_agency:
+        raise InvalidInput({"agency": f"{agency.name}不是人事档案管理服务机构。"})
+    if actor.role != Role.UNIT_ADMIN or actor.org_id != agency.id:
+        raise NotAllowed("只有档案托管机构的管理员可以登记档案托管人员。")
+    if person.role != Role.LEARNER:
+        raise InvalidInput({"person": "只能登记专业技术人员。"})
+    hosting = db.session.scalar(sa.select(ArchiveHosting).where(ArchiveHosting.user_id == person.id))
+    if hosting is None:
+        hosting = ArchiveHosting(user_id=person.id, agency_id=agency.id, recorded_by_id=actor.id)
+        db.session.add(hosting)
+    else:
+        hosting.agency_id, hosting.recorded_by_id, hosting.recorded_at = agency.id, actor.id, utcnow()
+    db.session.flush()
+    return hosting
+
+
+def can_view(user: User, declaration: Declaration) -> bool:
+    """The learner, and the admins of the reviewing organisations and above (their subtree holds the first)."""
+    if user.id == declaration.user_id:
+        return True
+    return user.role in REVIEWER_ROLES and user.is_approved and declaration.first_org.is_within(user.org)
+
+
+def declaration_for(user: User, declaration_id: int) -> Declaration:
+    """Return a declaration the user may see; anything else is 'not found', so ids reveal nothing."""
+    declaration = db.session.get(Declaration, declaration_id)
+    if declaration is None or not can_view(user, declaration):
+        raise NotFound("申报不存在或无权查看。")
+    return declaration
+
+
+def reviewer_of_step(user: User, declaration: Declaration) -> bool:
+    """Tell whether the user decides the declaration's current step."""
+    if declaration.status != DeclarationStatus.PENDING or not user.is_approved:
+        return False
+    if declaration.step == ReviewStep.FIRST:
+        return user.role == Role.UNIT_ADMIN and user.org_id == declaration.first_org_id
+    org = declaration.second_org
+    return org is not None and user.org_id == org.id and user.role == ADMIN_ROLE_FOR_KIND[org.kind]
+
+
+def may_void(user: User, declaration: Declaration) -> bool:
+    return (declaration.status == DeclarationStatus.FILED and user.role in VOIDING_ROLES and user.is_approved
+            and declaration.first_org.is_within(user.org))
+
+
+def step_org(declaration: Declaration) -> Org | None:
+    if declaration.status not in (DeclarationStatus.PENDING, DeclarationStatus.RETURNED):
+        return None
+    return declaration.first_org if declaration.step == ReviewStep.FIRST else declaration.second_org
+
+
+# ------------------------------------------------------------------------------------------------ computing
+
+
+def credited_this_year(user: User, year: int, rule_set: RuleSet) -> CreditedThisYear:
+    """What the year already has: approved declarations per kind and per day, everything per category."""
+    by_kind = {kind: hours for kind, hours in ledger.credited_by_kind(user.id, year).items()
+               if kind in rule_set.kinds and hours > 0}
+    by_category = {category.value: max(ZERO, hours) for category, hours in ledger.balances(user.id, year).items()
+                   if category.value in rule_set.categories}
+    by_kind_day: dict[str, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    filed = db.session.scalars(sa.select(Declaration).where(
+        Declaration.user_id == user.id, Declaration.year == year, Declaration.status == DeclarationStatus.FILED))
+    for declaration in filed:
+        if declaration.kind not in rule_set.kinds:
+            continue
+        for day, hours in ((declaration.final_outcome or {}).get("by_day") or {}).items():
+            by_kind_day[declaration.kind][dt.date.fromisoformat(day)] += Decimal(hours)
+    return CreditedThisYear(by_kind=by_kind, by_category=by_category,
+                            by_kind_day={kind: dict(days) for kind, days in by_kind_day.items()})
+
+
+def compute_outcome(user: User, year: int, kind_id: str, facts: Mapping[str, Any]) -> tuple[RuleSet, Outcome]:
+    """Run the engine on a declaration's facts against the year's credited hours."""
+    rule_set = rule_set_for_person(user, year)
+    kind_of(rule_set, kind_id)
+    return rule_set, compute(rule_set, kind_id, facts, credited_this_year(user, year, rule_set))
+
+
+def outcome_json(outcome: Outcome) -> dict:
+    """Keep an outcome as JSON: the hours, the basis and every cut's sentence, as the learner saw them."""
+    return {
+        "hours": str(outcome.hours), "uncapped_hours": str(outcome.uncapped_hours), "category": outcome.category,
+        "article": outcome.article, "basis": outcome.basis, "completes_year": outcome.completes_year,
+        "cuts": [{"cap_id": cut.cap_id, "reduced_by": str(cut.reduced_by), "message": cut.message}
+                 for cut in outcome.cuts],
+        "by_category": {category: str(hours) for category, hours in outcome.by_category.items()},
+        "by_day": {day.isoformat(): str(hours) for day, hours in outcome.by_day.items()},
+        "not_credited_reason": outcome.not_credited_reason,
+    }
+
+
+# ------------------------------------------------------------------------------------------------ deferral
+
+
+def deferrals_of(user_id: int) -> list[Deferral]:
+    return list(db.session.scalars(sa.select(Deferral).where(Deferral.user_id == user_id).order_by(Deferral.year)))
+
+
+def deferral_years(user: User, earned_on: dt.date) -> list[Deferral]:
+    """Deferred years that hours earned on a date may be assigned to: an earlier year, before its end date."""
+    return [d for d in deferrals_of(user.id) if d.year < earned_on.year and earned_on <= d.ends_on]
+
+
+def latest_deferral_end(year: int, rule_set: RuleSet) -> dt.date:
+    return dt.date(year, 12, 31) + relativedelta(months=rule_set.deferral.max_months)
+
+
+def grant_deferral(actor: User, learner_id: Any, year: Any, reason_kind: Any, reason: Any, ends_on: Any,
+                   today: dt.date | None = None) -> Deferral:
+    """第十七条: the unit certifies illness, injury or pregnancy and lets the year be completed until ``ends_on``."""
+    today = today or ledger.china_today()
+    if actor.role != Role.UNIT_ADMIN:
+        raise NotAllowed("只有用人单位管理员可以办理顺延补学。")
+    learner = db.session.get(User, _int(learner_id, "learner_id", "请选择人员。"))
+    if learner is None or learner.role != Role.LEARNER or learner.org_id != actor.org_id:
+        raise NotFound("本单位没有这名专业技术人员。")
+    problems: dict[str, str] = {}
+    year_value = _int(year, "year", "请填写年度。")
+    if not EARLIEST_YEAR <= year_value <= today.year:
+        problems["year"] = f"年度应在 {EARLIEST_YEAR} 到 {today.year} 之间。"
+    if reason_kind not in {r.value for r in DeferralReason}:
+        problems["reason_kind"] = "请选择原因：伤、病或孕（第十七条）。"
+    reason_text = (reason or "").strip()
+    if not reason_text:
+        problems["reason"] = "请填写单位出具证明的情况说明。"
+    elif len(reason_text) > MAX_REASON_CHARS:
+        problems["reason"] = f"情况说明最多 {MAX_REASON_CHARS} 字。"
+    end = parse_date(ends_on)
+    if end is None:
+        problems["ends_on"] = "请填写顺延截止日期（如 2027-06-30）。"
+    if problems:
+        raise InvalidInput(problems)
+    rule_set = rule_set_for_person(learner, year_value)
+    if rule_set.deferral is None:
+        raise InvalidInput({"year": f"{rule_set.title}没有规定顺延补学。"})
+    latest = latest_deferral_end(year_value, rule_set)
+    if not dt.date(year_value, 12, 31) < end <= latest:
+        raise InvalidInput({"ends_on": f"顺延截止日期应在 {year_value}-12-31 之后、最晚 {latest.isoformat()}"
+                                       f"（顺延期限最长不超过 {rule_set.deferral.max_months} 个月，"
+                                       f"{rule_set.deferral.article}）。"})
+    deferral = Deferral(user_id=learner.id, year=year_value, reason_kind=DeferralReason(reason_kind),
+                        reason=reason_text, ends_on=end, granted_by_id=actor.id)
+    try:
+        with db.session.begin_nested():
+            db.session.add(deferral)
+    except sa.exc.IntegrityError:
+        raise Conflict(f"{learner.name} {year_value} 年度已办理顺延补学。") from None
+    return deferral
+
+
+@dataclass(frozen=True)
+class DeferralState:
+    text: str
+    failed: bool
+
+
+def deferral_state(deferral: Deferral, today: dt.date | None = None) -> DeferralState:
+    """Whether a deferred year is still open, was completed in time, or failed (第十七条)."""
+    today = today or ledger.china_today()
+    summary = ledger.year_summary(deferral.user, deferral.year)
+    if summary.met:
+        return DeferralState(f"{deferral.year} 年度学时已完成", False)
+    if today <= deferral.ends_on:
+        return DeferralState(f"顺延补学中，{deferral.ends_on.isoformat()} 前取得的学时可计入 {deferral.year} 年度",
+                             False)
+    return DeferralState(f"顺延期已过（{deferral.ends_on.isoformat()}），逾期未完成，视为 {deferral.year} "
+                         "年度学时不合格（学时管理办法第十七条）", True)
+
+
+# ------------------------------------------------------------------------------------------------ submitting
+
+
+Upload = tuple[BinaryIO, str | None]
+
+
+def submit(user: User, *, kind_id: str | None, title: Any, start_date: Any, end_date: Any, year: Any,
+           facts: Mapping[str, Any], uploads: list[Upload], today: dt.date | None = None,
+           ) -> tuple[Declaration, list[str]]:
+    """Declare off-platform hours with evidence; return the declaration and the storage keys written."""
+    today = today or ledger.china_today()
+    if user.role != Role.LEARNER or not user.is_approved:
+        raise NotAllowed("只有已通过审核的专业技术人员可以申报学时。")
+    problems: dict[str, str] = {}
+    title_text = (title or "").strip()
+    if not title_text:
+        problems["title"] = "请填写活动名称（如会议、培训班、证书的名称）。"
+    elif len(title_text) > MAX_TITLE_CHARS:
+        problems["title"] = f"活动名称最多 {MAX_TITLE_CHARS} 字。"
+    start, end = parse_date(start_date), parse_date(end_date)
+    if start is None:
+        problems["start_date"] = "请填写开始日期（如 2026-03-01）。"
+    if end is None:
+        problems["end_date"] = "请填写结束（取得）日期（如 2026-03-02）。"
+    if start and end:
+        if end < start:
+            problems["end_date"] = "结束日期不能早于开始日期。"
+        elif end > today:
+            problems["end_date"] = "结束日期不能晚于今天：学时在活动结束后申报。"
+        elif start.year < EARLIEST_YEAR:
+            problems["start_date"] = f"开始日期不能早于 {EARLIEST_YEAR} 年。"
+    if problems:
+        raise InvalidInput(problems)
+
+    deferral = None
+    target_year = _int(year, "year", "请选择计入年度。") if str(year or "").strip() else end.year
+    if target_year != end.year:
+        deferral = next((d for d in deferral_years(user, end) if d.year == target_year), None)
+        if deferral is None:
+            raise InvalidInput({"year": f"{end.isoformat()} 取得的学时只能计入 {end.year} 年度，不能结转"
+                                        "（学时管理办法第十八条）；只有办理了顺延补学（第十七条）的年度，"
+                                        "在顺延截止日期前取得的学时才可计入该年度。"})
+    if ledger.is_year_voided(user.id, target_year):
+        raise Conflict(f"{target_year} 年度的学时已因弄虚作假被取消（学时管理办法第二十一条），不能再申报。")
+
+    rule_set, outcome = compute_outcome(user, target_year, kind_id, facts)
+    if outcome.hours <= 0:
+        why = outcome.not_credited_reason or "；".join(cut.message for cut in outcome.cuts) or outcome.basis
+        raise InvalidInput({"facts": f"按所填情况本次可认定 0 学时：{why}。"})
+    checked = evidence.check_files(uploads, 0, evidence.EvidenceSettings.current(), required=True)
+    first, second = review_orgs(user)
+    kind = rule_set.kinds[kind_id]
+    declaration = Declaration(
+        user_id=user.id, year=target_year, rule_set_id=rule_set.id, kind=kind.id, kind_label=kind.label[:200],
+        title=title_text, start_date=start, end_date=end, facts=_jsonable(facts), status=DeclarationStatus.PENDING,
+        step=ReviewStep.FIRST, first_org_id=first.id, second_org_id=second.id if second else None,
+        hours=outcome.hours, category=outcome.category, outcome=outcome_json(outcome),
+        deferral_id=deferral.id if deferral else None,
+    )
+    db.session.add(declaration)
+    db.session.flush()
+    _record(declaration, user, DecisionAction.SUBMITTED, None, hours=outcome.hours)
+    return declaration, _store_files(declaration, user, checked)
+
+
+def resubmit(user: User, declaration_id: int, uploads: list[Upload], note: Any) -> tuple[Declaration, list[str]]:
+    """Add evidence to a declaration sent back and resubmit it to the step that sent it back."""
+    declaration = declaration_for(user, declaration_id)
+    if declaration.user_id != user.id:
+        raise NotAllowed("只有申报人本人可以补充材料。")
+    if declaration.status != DeclarationStatus.RETURNED:
+        raise Conflict("该申报不在“退回补充材料”状态，不能重新提交。")
+    checked = evidence.check_files(uploads, len(declaration.evidence), evidence.EvidenceSettings.current(),
+                                   required=True)
+    _transition(declaration, DeclarationStatus.RETURNED, status=DeclarationStatus.PENDING)
+    _record(declaration, user, DecisionAction.RESUBMITTED, _reason(note, required=False))
+    return declaration, _store_files(declaration, user, checked)
+
+
+def _store_files(declaration: Declaration, user: User, checked: list[evidence.CheckedFile]) -> list[str]:
+    rows = [DeclarationEvidence(declaration_id=declaration.id, key=evidence.new_key(declaration.id, f.extension),
+                                filename=f.filename, content_type=f.content_type, size_bytes=f.size,
+                                uploaded_by_id=user.id) for f in checked]
+    db.session.add_all(rows)
+    db.session.flush()
+    stored: list[str] = []
+    try:
+        for row, file in zip(rows, checked, strict=True):
+            evidence.put(row.key, file)
+            stored.append(row.key)
+    except BaseException:
+        evidence.delete_quietly(stored)
+        raise
+    return stored
+
+
+# ------------------------------------------------------------------------------------------------ deciding
+
+
+def decide(actor: User, declaration_id: Any, decision: str, reason: Any) -> Declaration:
+    """Approve, reject (with a reason) or send back (with a reason) the step the actor reviews."""
+    if decision not in Decision.ALL:
+        raise InvalidInput({"decision": "请选择审核结果：通过、不通过或退回补充材料。"})
+    declaration = db.session.get(Declaration, _int(declaration_id, "ids", "申报编号无效。"))
+    if declaration is None or not can_view(actor, declaration) or actor.id == declaration.user_id:
+        raise NotFound("申报不存在或不在您的管辖范围内。")
+    if declaration.status != DeclarationStatus.PENDING:
+        raise Conflict(f"申报“{declaration.title}”当前状态为{declaration.status.label}，不能再审核。")
+    if not reviewer_of_step(actor, declaration):
+        org = step_org(declaration)
+        raise NotAllowed(f"申报“{declaration.title}”当前由{org.name if org else '其他单位'}"
+                         f"{declaration.step.label}，您无权处理。")
+    step = declaration.step
+    if decision == Decision.REJECT:
+        text = _reason(reason, required=True, what="不通过的原因")
+        _transition(declaration, DeclarationStatus.PENDING, status=DeclarationStatus.REJECTED, step=None)
+        _record(declaration, actor, DecisionAction.REJECTED, text, step=step)
+        return declaration
+    if decision == Decision.RETURN:
+        text = _reason(reason, required=True, what="需要补充的材料")
+        _transition(declaration, DeclarationStatus.PENDING, status=DeclarationStatus.RETURNED)
+        _record(declaration, actor, DecisionAction.RETURNED, text, step=step)
+        return declaration
+    text = _reason(reason, required=False)
+    if step == ReviewStep.FIRST and declaration.second_org_id is not None:
+        _transition(declaration, DeclarationStatus.PENDING, step=ReviewStep.SECOND)
+        _record(declaration, actor, DecisionAction.APPROVED, text, step=step)
+        return declaration
+    _file(declaration, actor, text, step)
+    return declaration
+
+
+def decide_many(actor: User, ids: Iterable[Any], decision: str, reason: Any) -> list[Declaration]:
+    """Decide several declarations at once; one refusal refuses them all (the caller rolls back)."""
+    ids = [value for value in ids if str(value).strip()]
+    if not ids:
+        raise InvalidInput({"ids": "请至少选择一份申报。"})
+    if any(not _ID_LIST.match(str(value)) for value in ids):
+        raise InvalidInput({"ids": "申报编号无效。"})
+    return [decide(actor, int(value), decision, reason) for value in dict.fromkeys(ids)]
+
+
+def _file(declaration: Declaration, actor: User, reason: str | None, step: ReviewStep) -> None:
+    """Final approval: recompute with the year as it is now, file, and post to the ledger exactly once."""
+    user = declaration.user
+    if ledger.is_year_voided(user.id, declaration.year):
+        raise Conflict(f"{user.name} {declaration.year} 年度的学时已按第二十一条取消，不能再入账。")
+    _rule_set, outcome = compute_outcome(user, declaration.year, declaration.kind, declaration.facts)
+    _transition(declaration, DeclarationStatus.PENDING, status=DeclarationStatus.FILED, step=None,
+                final_hours=outcome.hours, final_outcome=outcome_json(outcome))
+    _record(declaration, actor, DecisionAction.APPROVED, reason, step=step, hours=outcome.hours)
+    postings = [ledger.Posting(Category(category), hours) for category, hours in outcome.by_category.items()
+                if hours > 0]
+    ledger.post(user, year=declaration.year, source_type=SourceType.DECLARATION, source_id=declaration.id,
+                postings=postings, kind=declaration.kind, earned_on=declaration.end_date,
+                description=f"学时申报：{declaration.title}（{declaration.kind_label}）", posted_by=actor,
+                allow_other_year=declaration.deferral_id is not None)
+    _record(declaration, actor, DecisionAction.FILED, None, hours=outcome.hours)
+
+
+def void(actor: User, declaration_id: int, reason: Any) -> Declaration:
+    """第二十一条: mark a filed declaration as false; the person's hours of that year are voided by the ledger."""
+    declaration = declaration_for(actor, declaration_id)
+    if actor.role not in VOIDING_ROLES or actor.id == declaration.user_id:
+        raise NotAllowed("只有申报人所在单位以上的主管部门或人社部门管理员可以认定弄虚作假。")
+    if declaration.status != DeclarationStatus.FILED:
+        raise Conflict("只有已备案入账的申报可以认定弄虚作假。")
+    text = _reason(reason, required=True, what="认定弄虚作假的事实和依据")
+    _transition(declaration, DeclarationStatus.FILED, status=DeclarationStatus.VOIDED)
+    _record(declaration, actor, DecisionAction.VOIDED, text)
+    if not ledger.is_year_voided(declaration.user_id, declaration.year):
+        ledger.adjust(declaration.user, year=declaration.year, kind=AdjustmentKind.VOID_YEAR,
+                      reason=f"学时申报“{declaration.title}”弄虚作假（学时管理办法第二十一条）：{text}",
+                      decided_by=actor, reference=f"declaration:{declaration.id}")
+    return declaration
+
+
+def _transition(declaration: Declaration, expected: DeclarationStatus, **values) -> None:
+    """Change the state only if nobody else changed it since it was read (two reviewers cannot both win)."""
+    result = db.session.execute(
+        sa.update(Declaration)
+        .where(Declaration.id == declaration.id, Declaration.version == declaration.version,
+               Declaration.status == expected)
+        .values(version=Declaration.version + 1, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        raise Conflict(f"申报“{declaration.title}”刚刚已被他人处理，请刷新后查看。")
+    db.session.refresh(declaration)
+
+
+def _record(declaration: Declaration, actor: User, action: DecisionAction, reason: str | None,
+            step: ReviewStep | None = None, hours: Decimal | None = None) -> None:
+    db.session.add(DeclarationDecision(declaration_id=declaration.id, step=step, action=action, reason=reason,
+                                       hours=hours, actor_id=actor.id, actor_org_id=actor.org_id))
+    db.session.flush()
+
+
+# ------------------------------------------------------------------------------------------------ lists
+
+
+def my_declarations(user: User) -> list[Declaration]:
+    return list(db.session.scalars(sa.select(Declaration).where(Declaration.user_id == user.id)
+                                   .order_by(Declaration.id.desc())))
+
+
+def review_queue(actor: User) -> list[Declaration]:
+    """The declarations waiting for the actor's decision."""
+    query = sa.select(Declaration).where(Declaration.status == DeclarationStatus.PENDING)
+    if actor.role == Role.UNIT_ADMIN:
+        query = query.where(Declaration.step == ReviewStep.FIRST, Declaration.first_org_id == actor.org_id)
+    elif actor.role in VOIDING_ROLES and actor.role == ADMIN_ROLE_FOR_KIND[actor.org.kind]:
+        query = query.where(Declaration.step == ReviewStep.SECOND, Declaration.second_org_id == actor.org_id)
+    else:
+        return []
+    return list(db.session.scalars(query.order_by(Declaration.id)))
+
+
+def subtree_declarations(actor: User, limit: int = 200) -> list[Declaration]:
+    """Recent declarations of people in the actor's subtree (to follow them, and for 第二十一条)."""
+    return list(db.session.scalars(
+        sa.select(Declaration).join(Org, Declaration.first_org_id == Org.id)
+        .where(Org.path.startswith(actor.org.path), Declaration.status != DeclarationStatus.PENDING)
+        .order_by(Declaration.id.desc()).limit(limit)))
+
+
+def unit_learners(actor: User) -> list[User]:
+    return list(db.session.scalars(sa.select(User).where(User.org_id == actor.org_id, User.role == Role.LEARNER)
+                                   .order_by(User.name)))
+
+
+def unit_deferrals(actor: User) -> list[Deferral]:
+    return list(db.session.scalars(sa.select(Deferral).join(User, Deferral.user_id == User.id)
+                                   .where(User.org_id == actor.org_id).order_by(Deferral.id.desc())))
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _reason(value: Any, required: bool, what: str = "说明") -> str | None:
+    text = value.strip() if isinstance(value, str) else ""
+    if required and not text:
+        raise InvalidInput({"reason": f"请填写{what}。"})
+    if len(text) > MAX_REASON_CHARS:
+        raise InvalidInput({"reason": f"{what}最多 {MAX_REASON_CHARS} 字。"})
+    return text or None
+
+
+def _int(value: Any, field: str, message: str) -> int:
+    text = str(value if value is not None else "").strip()
+    if not _ID_LIST.match(text):
+        raise InvalidInput({field: message})
+    return int(text)
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """Read an ISO date (2026-03-01) from a form; None when it is not one."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value or "").strip())
+    except ValueError:
+        return None
+
+
+def _jsonable(facts: Mapping[str, Any]) -> dict:
+    return {key: value if isinstance(value, bool | str) else str(value) for key, value in facts.items()}

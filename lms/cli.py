@@ -17,7 +17,7 @@ def register_cli(app: Flask) -> None:
     def demo_data(url: str) -> None:
         """Create the demo organisation tree and accounts (idempotent) and print the logins."""
         from lms.accounts.models import User
-        from lms.demo import DEMO_PASSWORD, seed_demo_courses, seed_demo_data
+        from lms.demo import DEMO_PASSWORD, seed_demo_courses, seed_demo_data, seed_demo_declarations, seed_demo_quizzes
 
         logins = seed_demo_data()
         db.session.commit()
@@ -25,6 +25,12 @@ def register_cli(app: Flask) -> None:
         click.echo("示例课程：生成并处理演示视频（首次约需一两分钟）…")
         for title in seed_demo_courses(base_admin):
             click.echo(f"  已发布：{title}")
+        for title in seed_demo_quizzes(base_admin):
+            click.echo(f"  已开放测验：{title}")
+        learner, unit_admin, dept_admin = (db.session.scalar(sa.select(User).where(User.login == login))
+                                           for login in (logins[-1].login, "unit_admin", "dept_admin"))
+        for title in seed_demo_declarations(learner, unit_admin, dept_admin):
+            click.echo(f"  已备案申报：{title}")
         click.echo(f"\n演示数据已就绪。打开 {url} ，所有演示账号的密码都是：{DEMO_PASSWORD}\n")
         width = max(len(entry.role) for entry in logins)
         for entry in logins:

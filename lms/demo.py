@@ -147,3 +147,101 @@ def seed_demo_courses(base_admin: User) -> list[str]:
         db.session.commit()
         made.append(title)
     return made
+
+
+DEMO_QUESTIONS = {
+    # course title → (kind, prompt, options, answer) in the bank's own notation (letters, 正确/错误)
+    "专业技术人员职业道德与诚信建设": [
+        ("单选题", "专业技术人员在科研活动中发现数据造假，正确的做法是：",
+         ["视而不见", "按规定如实报告", "私下修改数据", "删除原始记录"], "B"),
+        ("判断题", "学术不端行为只包括抄袭，不包括伪造数据。", [], "错误"),
+        ("多选题", "以下属于学术诚信要求的有：",
+         ["如实标注引用", "不重复发表", "署名与贡献相符", "为通过评审夸大成果"], "ABC"),
+        ("单选题", "继续教育学时认定中，提供虚假材料的后果是：",
+         ["不影响当年学时", "仅扣除该项学时", "当年度学时全部作废", "下一年补足即可"], "C"),
+    ],
+    "医疗质量安全核心制度解读": [
+        ("单选题", "首诊负责制度中，首诊医师对患者的责任持续到：",
+         ["挂号结束", "患者离开诊室", "转诊或会诊交接完成", "当日下班"], "C"),
+        ("判断题", "三级查房制度要求主任（副主任）医师定期查房。", [], "正确"),
+        ("多选题", "病历书写应当做到：",
+         ["客观", "真实", "及时", "事后集中补写"], "ABC"),
+        ("单选题", "三级查房中，住院医师对所管患者应：",
+         ["每周查房一次", "每日至少查房两次", "仅在病情变化时查房", "由护士代为查房"], "B"),
+    ],
+}
+
+
+def seed_demo_quizzes(base_admin: User) -> list[str]:
+    """Give each demo course a small question bank and an open quiz (draw 3, pass at 60, 15 minutes, 3 tries)."""
+    from lms.courses.models import Course
+    from lms.exams import service as exams
+
+    opened = []
+    for title, questions in DEMO_QUESTIONS.items():
+        course = db.session.scalar(sa.select(Course).where(Course.title == title, Course.base_id == base_admin.org_id))
+        if course is None or exams.bank_size(course.id):
+            continue
+        for kind, prompt, options, answer in questions:
+            data = {"kind": kind, "prompt": prompt, "answer": answer}
+            data.update({exams.option_field(index): text for index, text in enumerate(options)})
+            exams.add_question(base_admin, course.id, data)
+        exams.save_settings(base_admin, course.id, {"draw_count": 3, "pass_percent": 60, "time_limit_minutes": 15,
+                                                    "max_attempts": 3, "wait_minutes": 0})
+        exams.set_open(base_admin, course.id, True)
+        db.session.commit()
+        opened.append(title)
+    return opened
+
+
+def _evidence_image(text: str):
+    """A small PNG standing in for a scanned certificate (evidence must be a real image or PDF)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (480, 320), "white")
+    ImageDraw.Draw(image).rectangle((10, 10, 470, 310), outline="black", width=4)
+    ImageDraw.Draw(image).text((30, 150), text, fill="black")
+    stream = io.BytesIO()
+    image.save(stream, format="PNG")
+    stream.seek(0)
+    return stream
+
+
+def seed_demo_declarations(learner: User, unit_admin: User, dept_admin: User) -> list[str]:
+    """File two declarations for the demo learner so their year is nearly complete.
+
+    A qualification exam (60 专业) and a 公需 training course of 29.8 hours leave 0.2 公需 hours to earn: the
+    demo 公需 course's quiz then completes the year and the certificate can be issued.
+    """
+    from lms.declarations import service as declarations
+    from lms.declarations.models import Declaration
+    from lms.ledger.service import china_today
+
+    today = china_today()
+    year = today.year
+    start = max(dt.date(year, 1, 5), today - dt.timedelta(days=30))
+    filings = [
+        dict(kind_id="qualification_exam", title="主治医师资格考试（合格）", start_date=str(start),
+             end_date=str(start), facts={}),
+        dict(kind_id="org_training", title="全省卫生健康系统公需科目集中培训班",
+             start_date=str(start + dt.timedelta(days=1)), end_date=str(start + dt.timedelta(days=4)),
+             facts={"hours": "29.8", "travel_days": "0", "category": "public"}),
+    ]
+    made = []
+    for filing in filings:
+        if db.session.scalar(sa.select(Declaration.id).where(Declaration.user_id == learner.id,
+                                                              Declaration.title == filing["title"])):
+            continue
+        kind = declarations.kind_of(declarations.rule_set_for_person(learner, year), filing["kind_id"])
+        form = {f"fact-{name}": value for name, value in filing.pop("facts").items()}
+        facts = declarations.facts_from_form(kind, form, dt.date.fromisoformat(filing["start_date"]),
+                                             dt.date.fromisoformat(filing["end_date"]))
+        evidence = [(_evidence_image("EVIDENCE"), "证明.png")]
+        declaration, _keys = declarations.submit(learner, year="", facts=facts, uploads=evidence, **filing)
+        declarations.decide(unit_admin, declaration.id, "approve", None)
+        declarations.decide(dept_admin, declaration.id, "approve", None)
+        db.session.commit()
+        made.append(filing["title"])
+    return made

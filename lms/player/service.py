@@ -1,4 +1,4 @@
-"""Who may play a courseware, and the HLS playlists handed to them.
+"""Who may play a courseware, what the player page shows, and the HLS playlists handed to them.
 
 The stored playlists are never served as they are. The master playlist's rendition lines become the app's
 per-rendition URLs, and each media playlist's segment lines become short-lived presigned URLs of the object
@@ -17,7 +17,10 @@ import logging
 import posixpath
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
+import redis
+import sqlalchemy as sa
 from flask import current_app
 
 from lms.accounts.models import Role, User
@@ -26,6 +29,8 @@ from lms.core.storage import ObjectNotFound, ObjectStore, StorageError, validate
 from lms.courses.models import CourseState, Courseware, MediaAsset, MediaStatus
 from lms.courses.service import is_enrolled
 from lms.extensions import db
+from lms.tracking.models import CoursewareProgress
+from lms.tracking.service import format_duration, has_active_playback, media_facts, tracking_settings
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +67,27 @@ def may_view(user: User | None, courseware: Courseware) -> bool:
     return False
 
 
+def is_tracked(user: User) -> bool:
+    """Tell whether the user's playing is tracked: a learner's is; the base's preview earns and costs nothing."""
+    return user.role == Role.LEARNER
+
+
 def may_fetch_key(user: User | None, courseware: Courseware) -> bool:
     """Tell whether the user may fetch the courseware's AES-128 key right now.
 
-    The seam for the tracking issue, which adds the requirement of an active playback session;
-    until then the key goes to whoever may play the courseware.
+    A learner gets it only while their one active playback (SPEC §4 "with an active playback session") is of this
+    courseware, so the key never decrypts video that no heartbeat is watching; the player page opens the playback
+    before its first key request. The base's admin previewing its own course needs no playback.
     """
-    return may_view(user, courseware)
+    if not may_view(user, courseware):
+        return False
+    if not is_tracked(user):
+        return True
+    try:
+        return has_active_playback(user.id, courseware.id)
+    except redis.RedisError as exc:
+        log.warning("tracking store unavailable while checking a key request: %s", exc)
+        raise MediaUnavailable("计时服务暂时不可用，请稍后再试。") from exc
 
 
 def get_courseware(courseware_id: int) -> Courseware:
@@ -85,6 +104,39 @@ def playable_asset(courseware: Courseware) -> MediaAsset:
     if asset is None or asset.status != MediaStatus.READY or asset.hls_version is None or not asset.renditions:
         raise NotFound("该课件的视频尚未就绪。")
     return asset
+
+
+# ------------------------------------------------------------------------------------------------ the page
+
+
+@dataclass(frozen=True)
+class WatchSummary:
+    """A learner's verified progress on a courseware as last written to the database (the page's first view)."""
+
+    watch_s: float
+    required_watch_s: float
+    coverage_s: int
+    required_coverage_s: int
+    held_s: float
+    completed: bool
+
+
+def say_duration(seconds: float) -> str:
+    """Say a number of seconds as the player does ("0 秒", "12 分 30 秒"); player.js words it the same way."""
+    return format_duration(seconds * 1000) if seconds > 0 else "0 秒"
+
+
+def watch_summary(user: User, courseware: Courseware) -> WatchSummary:
+    """Return the learner's verified watch time, coverage and completion of the courseware (zero before playing)."""
+    facts = media_facts(courseware, tracking_settings())
+    progress = db.session.scalar(sa.select(CoursewareProgress).where(
+        CoursewareProgress.user_id == user.id, CoursewareProgress.courseware_id == courseware.id))
+    if progress is None:
+        return WatchSummary(watch_s=0.0, required_watch_s=facts.required_watch_ms / 1000, coverage_s=0,
+                            required_coverage_s=facts.required_coverage_s, held_s=0.0, completed=False)
+    return WatchSummary(watch_s=progress.verified_watch_seconds, required_watch_s=facts.required_watch_ms / 1000,
+                        coverage_s=progress.coverage_seconds, required_coverage_s=facts.required_coverage_s,
+                        held_s=progress.held_seconds, completed=progress.completed)
 
 
 # ------------------------------------------------------------------------------------------------ playlists

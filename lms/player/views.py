@@ -1,4 +1,5 @@
-"""Delivery of courseware streams: the (minimal) player page, HLS playlists with signed segment URLs, the key.
+"""The player page (tracked for learners, an untracked preview for the base) and the delivery of its stream:
+HLS playlists with signed segment URLs, and the key.
 
 Playlists and keys answer the logged-in browser (session cookie) or an API client (``Authorization: Bearer``);
 a request carrying a bearer header is judged by that token alone. Everyone who may not play gets 403.
@@ -6,7 +7,7 @@ a request carrying a bearer header is judged by that token alone. Everyone who m
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, make_response, render_template, request, url_for
 from flask_login import current_user
 
 from lms.accounts.models import User
@@ -43,17 +44,23 @@ def _playable(courseware_id: int, may=service.may_view):
 @bp.get("/<int:courseware_id>")
 @page_user()
 def play(courseware_id: int):
-    """Show the courseware's video (a minimal page; the tracked player comes with the tracking issue)."""
+    """Show the courseware's player: tracked over the "/tracking" namespace for a learner, a preview for its base."""
     courseware = service.get_courseware(courseware_id)
     if not service.may_view(current_user, courseware):
         abort(403)
     asset = courseware.media
     ready = asset is not None and asset.status == MediaStatus.READY and asset.hls_version is not None
-    return render_template(
-        "player/play.html", courseware=courseware, course=courseware.course, ready=ready,
+    tracked = service.is_tracked(current_user)
+    response = make_response(render_template(
+        "player/play.html", courseware=courseware, course=courseware.course, ready=ready, tracked=tracked,
         master_url=url_for("player.master", courseware_id=courseware.id) if ready else None,
         poster_url=service.poster_url(asset) if ready else None,
-    )
+        summary=service.watch_summary(current_user, courseware) if ready and tracked else None,
+        duration=service.say_duration,
+    ))
+    # The page shows one person's progress: no shared cache may keep it.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/<int:courseware_id>/master.m3u8")

@@ -1,5 +1,6 @@
 """Delivery of courseware streams (SPEC §4): playlists whose segment URLs are short-lived presigned URLs of the
-object store, only for the enrolled learner (and the base's admin, to preview); everyone else gets 403.
+object store, only for the enrolled learner (and the base's admin, to preview); everyone else gets 403. The AES
+key goes to a learner only while their active playback (lms.tracking) is of that courseware.
 
 On the real backend every segment URL is SeaweedFS's own presigned URL: the bytes come from the S3 server,
 which itself refuses a tampered or expired URL. On the embedded backend they are the app's signed /storage
@@ -24,6 +25,7 @@ from lms.core.db import utcnow
 from lms.courses.models import CourseState, MediaAsset, MediaStatus
 from lms.extensions import db
 from lms.orgs.models import OrgKind
+from lms.tracking import service as tracking
 from tests.conftest import api_token, login, make_org, make_user
 from tests.player import (
     browser_session,
@@ -63,6 +65,13 @@ def download(client, url: str) -> tuple[int, bytes]:
         return response.status_code, response.data
     finally:
         response.close()
+
+
+def open_playback(user, courseware) -> str:
+    """Open a playback of the courseware, as the player page does before hls.js asks for the key; return its sid."""
+    reply = tracking.open_session(user, courseware.id)
+    assert reply.ack["ok"], reply.ack
+    return reply.ack["sid"]
 
 
 def segment_urls(client, play: str, rendition: str = "360p") -> list[str]:
@@ -144,6 +153,7 @@ def test_the_key_line_points_at_the_app_and_the_key_is_served_uncached(client, t
     key_lines = [line for line in text.splitlines() if line.startswith("#EXT-X-KEY")]
     assert key_lines == [f'#EXT-X-KEY:METHOD=AES-128,URI="{lecture["play"]}/key",IV=0x000102030405060708090a0b0c0d0e0f']
     assert "keys/" not in text  # the key is never presigned
+    open_playback(tree.learner_a, lecture["courseware"])
     response = client.get(f"{lecture['play']}/key")
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     asset = lecture["asset"]
@@ -157,7 +167,32 @@ def test_an_unencrypted_video_has_no_key_and_no_key_line(client, tree):
     login(client, tree.learner_a)
     play = f"/play/{course.coursewares[0].id}"
     assert "#EXT-X-KEY" not in client.get(f"{play}/360p/index.m3u8").get_data(as_text=True)
+    open_playback(tree.learner_a, course.coursewares[0])
     assert client.get(f"{play}/key").status_code == 404
+
+
+def test_a_learner_gets_the_key_only_while_their_active_playback_is_of_that_courseware(client, tree, lecture):
+    other = make_course(tree.base_a, state=CourseState.PUBLISHED, hours=(1.0,),
+                        media=[make_media(tree.base_a, encrypted=True)])
+    enroll(tree.learner_a, other)
+    login(client, tree.learner_a)
+    key_url = f"{lecture['play']}/key"
+    assert client.get(key_url).status_code == 403  # enrolled, but nothing is playing
+    assert client.get(f"{lecture['play']}/360p/index.m3u8").status_code == 200  # the playlists are not gated
+    sid = open_playback(tree.learner_a, lecture["courseware"])
+    assert client.get(key_url).status_code == 200
+    # Playing another courseware (on any page or device) takes over: the first one's key is refused again.
+    open_playback(tree.learner_a, other.coursewares[0])
+    assert client.get(key_url).status_code == 403
+    assert client.get(f"/play/{other.coursewares[0].id}/key").status_code == 200
+    resumed = tracking.open_session(tree.learner_a, lecture["courseware"].id, resume_sid=sid).ack
+    assert resumed["resumed"] and client.get(key_url).status_code == 200
+    assert tracking.close_session(tree.learner_a.id, {"sid": sid}).ack["ok"]
+    assert client.get(key_url).status_code == 403
+    # Another learner's playback opens nothing for this one.
+    enroll(tree.learner_b, lecture["course"])
+    open_playback(tree.learner_b, lecture["courseware"])
+    assert client.get(key_url).status_code == 403
 
 
 # ------------------------------------------------------------------------------------------------ who may play
@@ -287,7 +322,7 @@ def test_the_player_page_is_for_those_who_may_play(client, tree, lecture):
     assert client.get(lecture["play"]).status_code == 403
     login(client, tree.learner_a)
     page = client.get(lecture["play"]).get_data(as_text=True)
-    assert "<video" in page and f'src="{lecture["play"]}/master.m3u8"' in page
+    assert "<video" in page and f'data-master-url="{lecture["play"]}/master.m3u8"' in page
 
 
 # ------------------------------------------------------------------------------------------------ end to end
@@ -326,6 +361,7 @@ def test_ffprobe_reads_real_encrypted_hls_back_through_the_signed_urls(app, tree
     put_object(f"keys/{asset.id}/v1/key.bin", key)
     course = make_course(tree.base_a, state=CourseState.PUBLISHED, hours=(0.1,), media=[asset])
     enroll(tree.learner_a, course)
+    open_playback(tree.learner_a, course.coursewares[0])
 
     with live_server(app) as url, browser_session(url, tree.learner_a) as session:
         cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)

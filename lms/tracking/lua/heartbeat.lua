@@ -58,13 +58,17 @@ local drift = num(h.drift_ms)
 -- verified: the media got from pos0 to pos1 by playing at the allowed rate from a verified start, whether or not
 -- the time is credited; only then may the furthest verified position move (invariant 4).
 local reason, candidate, verified = nil, false, false
+-- How far past the furthest verified position an interval may start: the position tolerance, except right after
+-- an interval refused for its rate, whose advance was never verified however short it was (heartbeats closer
+-- together than the tolerance would otherwise let a raised rate earn every other interval).
+local start_tol = h.lead == '1' and CFG.still_ms or tol
 
 if dt > CFG.max_gap_ms then
   -- Invariant 5: nothing across a gap (disconnect, background tab, sleep), however the position moved. A page
   -- that kept playing from its buffer through a network drop may carry on from where it is, though the gap earned
   -- nothing; no buffer lasts longer than gap_carry_ms, so a long absence cannot move the verified position far.
   reason, drift = 'gap', 0
-  verified = adv >= -CFG.still_ms and adv <= math.min(expected + tol, CFG.gap_carry_ms) and pos0 <= furthest + tol
+  verified = adv >= -CFG.still_ms and adv <= math.min(expected + tol, CFG.gap_carry_ms) and pos0 <= furthest + start_tol
   add_event(sid, 'gap', {dt_ms = dt})
 elseif chk.pending == 'play' then
   reason = 'check_pending'
@@ -89,7 +93,7 @@ else
   if d > tol then
     reason, drift = 'rate', tol / 2
     add_event(sid, 'rate', {dt_ms = dt, advance_ms = adv, drift_ms = math.floor(d)})
-  elseif pos0 > furthest + tol then
+  elseif pos0 > furthest + start_tol then
     -- Invariant 4: the interval must start inside what verified playing has reached.
     reason, drift = 'beyond_verified', d
     add_event(sid, 'beyond_verified', {pos_ms = pos0, furthest_ms = furthest})
@@ -217,8 +221,14 @@ if trn < CFG.max_trace then
   redis.call('RPUSH', sk .. ':tr', string.format('%d,%d,%d,%s', NOW - num(h.started_ms), pos1, credit, reason or ''))
   redis.call('HSET', sk, 'tr_n', trn + 1)
 end
+local lead = h.lead or '0'
+if reason == 'rate' then
+  lead = '1'
+elseif verified then
+  lead = '0'
+end
 redis.call('HSET', sk, 'token', ARGV[7], 'last_hb_ms', int(NOW), 'pos_ms', int(pos1), 'playing', playing and '1' or '0',
-  'drift_ms', string.format('%.3f', drift))
+  'drift_ms', string.format('%.3f', drift), 'lead', lead)
 redis.call('HINCRBY', sk, 'hb_n', 1)
 touch(sid)
 redis.call('ZADD', 'trk:live', NOW, UID .. ':' .. sid)

@@ -9,12 +9,16 @@ Redis and an S3 server with no code change.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import secrets
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
+
+from lms.tracking.settings import TrackingSettings
 
 
 class ConfigError(RuntimeError):
@@ -44,6 +48,8 @@ KNOWN_KEYS = {
     "LMS_MEDIA_MAX_SECONDS",
     "LMS_UPLOAD_MAX_BYTES",
 }
+
+TRACKING_PREFIX = "LMS_TRACKING_"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -118,6 +124,7 @@ class Config:
     hls_encrypt: bool = False
     media_max_seconds: int = 4 * 3600
     upload_max_bytes: int = 20 * 1024**3
+    tracking: dict = field(default_factory=dict)  # TrackingSettings overrides from LMS_TRACKING_<NAME>
     extra: dict = field(default_factory=dict)
 
     @property
@@ -133,7 +140,7 @@ class Config:
         """Read and validate ``LMS_*`` settings; raise ConfigError naming what to fix."""
         env = dict(os.environ if env is None else env)
         for key in sorted(k for k in env if k.startswith("LMS_") and k not in KNOWN_KEYS):
-            if not key.startswith("LMS_TEST_"):
+            if not key.startswith(("LMS_TEST_", TRACKING_PREFIX)):
                 warnings.warn(f"未知配置项 {key}，已忽略（可用的配置见 docs/configuration.md）。", stacklevel=2)
 
         # An explicit data_dir override must also move the default SQLite file and secret with it.
@@ -206,6 +213,7 @@ class Config:
             hls_encrypt=_bool(env, "LMS_HLS_ENCRYPT", False),
             media_max_seconds=_int(env, "LMS_MEDIA_MAX_SECONDS", 4 * 3600, 1, 24 * 3600),
             upload_max_bytes=_int(env, "LMS_UPLOAD_MAX_BYTES", 20 * 1024**3, 1024**2, 100 * 1024**3),
+            tracking=_tracking(env),
         )
         values.update(overrides)
         return cls(**values)
@@ -220,6 +228,41 @@ def _ladder(env: dict) -> tuple[int, ...]:
     if not heights or any(h < 144 or h > 2160 or h % 2 for h in heights):
         raise ConfigError(f"LMS_HLS_LADDER={raw!r} 无效：每个高度应为 144–2160 之间的偶数。")
     return heights
+
+
+def _tracking(env: dict) -> dict:
+    """Read ``LMS_TRACKING_<NAME>`` for each TrackingSettings field (e.g. LMS_TRACKING_HEARTBEAT_INTERVAL_S=1)."""
+    fields = {TRACKING_PREFIX + f.name.upper(): f for f in dataclasses.fields(TrackingSettings)}
+    unknown = sorted(k for k in env if k.startswith(TRACKING_PREFIX) and k not in fields)
+    if unknown:
+        raise ConfigError(f"未知的计时配置项 {'、'.join(unknown)}：可用的有 {'、'.join(sorted(fields))}。")
+    values = {}
+    for key, spec in fields.items():
+        raw = env.get(key)
+        if raw is None or raw.strip() == "":
+            continue
+        # Annotations are strings (postponed evaluation): "float", "int" or "bool".
+        if spec.type == "bool":
+            values[spec.name] = _bool(env, key, spec.default)
+        elif spec.type == "int":
+            try:
+                values[spec.name] = int(raw)
+            except ValueError:
+                raise ConfigError(f"{key}={raw!r} 不是整数：请设置为整数。") from None
+        else:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                raise ConfigError(f"{key}={raw!r} 不是数字：请写成秒数或小数，如 1.5。") from None
+            values[spec.name] = value
+    try:
+        TrackingSettings(**values)
+    except ValueError as error:
+        names = "、".join(TRACKING_PREFIX + name.upper() for name in values)
+        raise ConfigError(f"{error}（请检查 {names}）") from None
+    return values
 
 
 def _embedded_secret(data_dir: Path) -> str:

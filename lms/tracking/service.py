@@ -8,11 +8,8 @@ for every interval that earned nothing, and writes the live state to the databas
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import decimal
-import functools
-import json
 import logging
 import math
 import re
@@ -36,6 +33,12 @@ from lms.tracking.models import (
     PlaybackState,
     SessionEvent,
     TraceChunk,
+)
+from lms.tracking.settings import (  # noqa: F401 - the settings' names are part of the service's interface
+    MAX_EVENTS_PER_SESSION,
+    MAX_TRACE_POINTS,
+    RISK_POLICY,
+    TrackingSettings,
 )
 from lms.tracking.store import ProgressSeed, TrackingStore, person_prefix, session_key
 
@@ -61,133 +64,15 @@ class MediaUnavailable(ServiceError):
 # ------------------------------------------------------------------------------------------------ settings
 
 
-@dataclass(frozen=True)
-class TrackingSettings:
-    """The tracking knobs; defaults are production values, overridden by ``app.config["LMS_TRACKING"]``."""
-
-    heartbeat_interval_s: float = 5.0
-    # Each acknowledgement asks for the next heartbeat after interval × (1 ± jitter), drawn by the server, so an
-    # honest page's cadence is irregular and a machine that ignores it stands out.
-    heartbeat_jitter: float = 0.2
-    min_interval_s: float = 2.0  # faster heartbeats are a flood: rejected, no credit
-    # Beyond the longest requested delay, a heartbeat still credits the whole interval: hls.js buffers 30 s ahead,
-    # so a page can play through a network drop that long; a longer absence earns nothing (invariant 5).
-    grace_s: float = 25.0
-    allowed_rate: float = 1.0
-    position_tolerance_s: float = 2.0  # timer and network jitter allowed in media position vs server time
-    check_mean_interval_s: float = 900.0  # of credited playing time, exponentially distributed
-    check_min_gap_s: float = 60.0
-    check_answer_window_s: float = 90.0
-    check_min_answer_s: float = 1.0  # faster answers are evidence of a machine
-    daily_cap_hours: float = 8.0
-    day_utc_offset_hours: float = 8.0  # the cap's day is China Standard Time's
-    coverage_share: float = 0.95
-    flush_interval_s: float = 30.0
-    idle_close_s: float = 1800.0
-    hold_threshold: int = 100
-    address_window_s: float = 3600.0
-    address_max_accounts: int = 3  # more accounts than this from one address within the window is evidence
-    device_max_accounts: int = 1
-    opens_per_minute: int = 20
-    flush_in_background: bool = True
-
-    def __post_init__(self):
-        problems = []
-        if self.heartbeat_interval_s <= 0 or not 0 <= self.heartbeat_jitter < 1:
-            problems.append("heartbeat_interval_s > 0 and 0 <= heartbeat_jitter < 1")
-        if not 0 < self.min_interval_s < self.heartbeat_interval_s * (1 - self.heartbeat_jitter):
-            problems.append("0 < min_interval_s < heartbeat_interval_s × (1 - heartbeat_jitter)")
-        if self.grace_s < 0 or self.allowed_rate <= 0 or self.position_tolerance_s < 0:
-            problems.append("grace_s >= 0, allowed_rate > 0, position_tolerance_s >= 0")
-        if self.check_mean_interval_s <= 0 or self.check_min_gap_s < 0 or self.check_answer_window_s <= 0:
-            problems.append("check_mean_interval_s > 0, check_min_gap_s >= 0, check_answer_window_s > 0")
-        if self.daily_cap_hours <= 0 or not 0 < self.coverage_share <= 1:
-            problems.append("daily_cap_hours > 0 and 0 < coverage_share <= 1")
-        if self.flush_interval_s <= 0 or self.idle_close_s <= self.max_gap_s or self.hold_threshold <= 0:
-            problems.append("flush_interval_s > 0, idle_close_s > max_gap_s, hold_threshold > 0")
-        if problems:
-            raise ValueError("LMS_TRACKING 设置无效：" + "；".join(problems))
-
-    @property
-    def max_gap_s(self) -> float:
-        """The longest interval between heartbeats that still earns credit (invariant 5)."""
-        return self.heartbeat_interval_s * (1 + self.heartbeat_jitter) + self.grace_s
-
-    @classmethod
-    def from_mapping(cls, values: dict | None) -> TrackingSettings:
-        """Build settings from a mapping of overrides; unknown names are an error that names them."""
-        values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"LMS_TRACKING 中有未知设置：{', '.join(unknown)}（可用：{', '.join(sorted(known))}）")
-        return cls(**values)
-
-    @functools.cached_property
-    def script_config(self) -> str:
-        """Return the JSON the Lua scripts read their limits from (ms, integers)."""
-        ms = lambda seconds: int(round(seconds * 1000))  # noqa: E731
-        return json.dumps({
-            "min_interval_ms": ms(self.min_interval_s),
-            "max_gap_ms": ms(self.max_gap_s),
-            "rate": self.allowed_rate,
-            "pos_tol_ms": ms(self.position_tolerance_s),
-            "still_ms": 250,
-            "jump_rate": 16,  # an advance faster than 16× is a jump (seek), not a playback rate
-            "gap_carry_ms": 120_000,  # the most media a page can play from its buffer while disconnected
-            "check_window_ms": ms(self.check_answer_window_s),
-            "min_answer_ms": ms(self.check_min_answer_s),
-            "end_tol_ms": 1500,
-            "daily_cap_ms": ms(self.daily_cap_hours * 3600),
-            "day_offset_ms": ms(self.day_utc_offset_hours * 3600),
-            "hold_threshold": self.hold_threshold,
-            "risk": {kind: list(points) for kind, points in RISK_POLICY.items()},
-            "max_events": MAX_EVENTS_PER_SESSION,
-            "max_trace": MAX_TRACE_POINTS,
-            "cadence_min_n": 20,
-            "cadence_max_sd_ms": 10,
-            "session_ttl_ms": 7 * 86400 * 1000,
-            "person_ttl_ms": 30 * 86400 * 1000,
-            "opens_per_min": self.opens_per_minute,
-            "addr_window_ms": ms(self.address_window_s),
-            "addr_max_accounts": self.address_max_accounts,
-            "device_max_accounts": self.device_max_accounts,
-        }, separators=(",", ":"))
-
-
-MAX_EVENTS_PER_SESSION = 2000
-MAX_TRACE_POINTS = 20000
-
-# Evidence type → (risk points per event, most points this type can add). A session reaching the hold threshold
-# (default 100) is held for review. Weights follow how well each sign tells a cheat from an honest learner:
-# an honest page on a bad network sees gaps (0 points), an occasional bad token after a lost acknowledgement,
-# a takeover when switching devices; none of these alone reaches the threshold.
-RISK_POLICY: dict[str, tuple[int, int]] = {
-    "bad_token": (10, 60),
-    "flood": (5, 50),
-    "rate": (35, 100),
-    "rate_setting": (30, 60),
-    "seek_ahead": (15, 60),
-    "beyond_verified": (5, 30),
-    "concurrent": (25, 75),
-    "superseded_heartbeat": (5, 30),
-    "played_during_check": (10, 50),
-    "check_missed": (30, 90),
-    "check_wrong": (15, 45),
-    "check_fast": (40, 100),
-    "hidden_playing": (5, 20),
-    "seek_attempt": (2, 10),
-    "automation": (100, 100),
-    "regular_cadence": (100, 100),
-    "shared_address": (100, 100),
-    "shared_device": (100, 100),
-}
-
-
 def tracking_settings() -> TrackingSettings:
-    """Return the current app's tracking settings (rebuilt only when ``LMS_TRACKING`` changes)."""
+    """Return the current app's tracking settings (rebuilt only when they change).
+
+    The deployment's ``LMS_TRACKING_*`` variables (``Config.tracking``) come first; ``app.config["LMS_TRACKING"]``
+    (a dict, set by tests and scripts) overrides them name by name.
+    """
     app = current_app._get_current_object()
-    source = app.config.get("LMS_TRACKING") or {}
+    config = app.extensions.get("lms.config")
+    source = {**(config.tracking if config is not None else {}), **(app.config.get("LMS_TRACKING") or {})}
     cached = app.extensions.get("lms.tracking.settings")
     if cached is None or cached[0] != source:
         cached = (dict(source), TrackingSettings.from_mapping(source))

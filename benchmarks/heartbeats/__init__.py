@@ -1,0 +1,1 @@
+"""The heartbeat benchmark: ``python -m benchmarks.heartbeats`` (see ``__main__.py``)."""

@@ -660,7 +660,6 @@
         input.type = "radio";
         input.name = "check-option";
         input.value = typeof choice === "object" && choice !== null ? String(choice.value) : String(choice);
-        input.checked = index === 0;
         label.append(input, " ", typeof choice === "object" && choice !== null ? String(choice.label) : String(choice));
         checkUi.options.append(label);
       });
@@ -699,6 +698,11 @@
       if (!current || current.answering) return;
       var chosen = checkUi.options.hidden ? null : checkUi.options.querySelector("input:checked");
       var answer = chosen ? chosen.value : checkUi.input.value.trim();
+      if (!checkUi.options.hidden && !chosen) {
+        checkUi.error.textContent = "请选择一个答案。";
+        checkUi.options.querySelector("input").focus();
+        return;
+      }
       if (!answer) {
         checkUi.error.textContent = "请输入验证码。";
         checkUi.input.focus();

@@ -223,7 +223,7 @@ def start_playback(user_id: int, media: MediaFacts, *, seed: ProgressSeed | None
         "interval_s": settings.heartbeat_interval_s, "next_heartbeat_s": _next_heartbeat_s(settings),
         "min_interval_s": settings.min_interval_s, "max_gap_s": settings.max_gap_s,
         "allowed_rate": settings.allowed_rate, "resume_s": _s(out["resume_ms"]),
-        **_totals(out), "check": _check_view(out.get("check"), out), "held": out["held"],
+        **_totals(out), "check": _check_view(user_id, out.get("check"), out), "held": out["held"],
         "notices": [explain("held")] if out["held"] else [],
     }
     flush = [(user_id, out["superseded"]), (user_id, out["sid"])] if out.get("superseded") else []
@@ -244,13 +244,15 @@ def heartbeat(user_id: int, payload) -> Reply:
     playing = payload.get("playing", True)
     if not isinstance(playing, bool):
         raise InvalidInput({"playing": "playing 应为 true 或 false。"})
+    check_id = secrets.token_urlsafe(8)
     out = get_store().heartbeat(
         settings.script_config, user_id=user_id, sid=sid, token=token, next_token=secrets.token_urlsafe(16),
         position_ms=int(round(position_s * 1000)), playing=playing, hints=_hints(payload.get("hints")),
-        draw_ms=_draw_check_ms(settings), check_code=_check_code(), check_id=secrets.token_urlsafe(8))
+        draw_ms=_draw_check_ms(settings), check_code=_check_code(), check_id=check_id)
     status = out["status"]
     if status != "ok":
         return Reply(_refusal(status, out), detail=out)
+    _ask_from_bank(user_id, sid, out.get("check"), check_id)
     credited, interval = out["credit_ms"], out["dt_ms"]
     reason = out.get("reason")
     notices = []
@@ -265,7 +267,7 @@ def heartbeat(user_id: int, payload) -> Reply:
         "interval": {"seconds": _s(interval), "credited_s": _s(credited), "reason": reason,
                      "message": notices[0] if reason else None},
         **_totals(out), "today_s": _s(out["today_ms"]), "resume_s": _s(out["resume_ms"]),
-        "voided_s": _s(out["voided_ms"]), "check": _check_view(out.get("check"), out), "held": out["held"],
+        "voided_s": _s(out["voided_ms"]), "check": _check_view(user_id, out.get("check"), out), "held": out["held"],
         "notices": notices,
     }
     # Reaching the watch requirement is a milestone worth writing now, once, rather than at the next flush.
@@ -304,14 +306,16 @@ def close_session(user_id: int, payload) -> Reply:
     """End a playback {sid}; offer a closing check when time since the last check is still pending."""
     settings = tracking_settings()
     sid = _sid(payload)
+    check_id = secrets.token_urlsafe(8)
     out = get_store().close(settings.script_config, user_id=user_id, sid=sid, draw_ms=_draw_check_ms(settings),
-                            check_code=_check_code(), check_id=secrets.token_urlsafe(8))
+                            check_code=_check_code(), check_id=check_id)
     if out["status"] == "no_session":
         return Reply(_error("no_session", explain("no_session")))
     if out["status"] == "ended":
         return Reply({"ok": True, "already_ended": True, "reason": out.get("reason")})
+    _ask_from_bank(user_id, sid, out.get("check"), check_id)
     notices = [explain("check_missed", out["voided_ms"], settings)] if out["voided_ms"] else []
-    ack = {"ok": True, "already_ended": False, **_totals(out), "check": _check_view(out.get("check"), out),
+    ack = {"ok": True, "already_ended": False, **_totals(out), "check": _check_view(user_id, out.get("check"), out),
            "held": out["held"], "notices": notices}
     return Reply(ack, [(user_id, sid)])
 
@@ -499,10 +503,41 @@ def _totals(out: dict) -> dict:
     }
 
 
-def _check_view(check: dict | None, out: dict) -> dict | None:
+def _ask_from_bank(user_id: int, sid: str, check: dict | None, issued_id: str) -> None:
+    """Make a check issued just now a question from the course's bank, when the course has one.
+
+    The script issued it with a random displayed code; a question's right option replaces that code before the
+    acknowledgement leaves, so the page never sees which option is right.
+    """
+    if not check or check.get("id") != issued_id:
+        return
+    from lms.exams.service import attention_question  # exams builds on tracking; imported at use
+
+    store = get_store()
+    courseware_id = store.redis.hget(session_key(user_id, sid), "cw")
+    course_id = db.session.scalar(sa.select(Courseware.course_id).where(Courseware.id == int(courseware_id or 0)))
+    question = attention_question(course_id) if course_id else None
+    if question is None:
+        return
+    letters = "ABCDEFGH"
+    view = {"prompt": question["prompt"],
+            "options": [{"value": str(index), "label": f"{letters[index]}. {text}"}
+                        for index, text in enumerate(question["options"])]}
+    ttl_ms = max(int(check.get("expires_in_ms", 0)), 0) + 60_000
+    if store.ask_question(user_id, issued_id, str(question["answer"]), view, ttl_ms):
+        check["code"] = str(question["answer"])
+
+
+def _check_view(user_id: int, check: dict | None, out: dict) -> dict | None:
     if not check:
         return None
     blocking = check["kind"] == "play"
+    question = get_store().check_question(user_id, check["id"])
+    if question is not None:
+        prompt = question["prompt"] if blocking else (
+            f"{question['prompt']}（回答正确即确认最近 {format_duration(out['pool_ms'])} 的学习时间）")
+        return {"id": check["id"], "kind": check["kind"], "blocking": blocking, "prompt": prompt,
+                "options": question["options"], "expires_in_s": _s(max(check["expires_in_ms"], 0))}
     if blocking:
         prompt = f"请输入验证码 {check['code']}，确认您正在学习（验证期间暂停计时）"
     else:

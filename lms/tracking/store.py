@@ -6,7 +6,8 @@ Key layout (all of one person's keys share the hash tag ``{uid}``):
   media second), ``:pcov`` (coverage earned since the last passed check), ``:ev`` (evidence events, JSON) and
   ``:tr`` (trace points "t_ms,position_ms,credited_ms,reason" for the reviewer's picture);
 - ``trk:{uid}:active`` (the one playback that may earn), ``trk:{uid}:until`` (credited-until watermark, ms),
-  ``trk:{uid}:chk`` (attention-check countdown and the pending check), ``trk:{uid}:pool`` (sessions holding
+  ``trk:{uid}:chk`` (attention-check countdown and the pending check), ``trk:{uid}:chkq:<check id>`` (the
+  bank question a check asks, without its answer), ``trk:{uid}:pool`` (sessions holding
   provisional time), ``trk:{uid}:day:<n>`` (credited ms on local day n), ``trk:{uid}:cw:<id>`` and
   ``trk:{uid}:cov:<id>`` (progress on a courseware: furthest verified, resume position, confirmed watch time,
   coverage);
@@ -30,6 +31,16 @@ FLUSHING_KEY = "trk:dirty:flushing"
 LIVE_KEY = "trk:live"
 _SCRIPTS_WITH_HELPERS = ("open", "heartbeat", "answer", "close")
 _PLAIN_SCRIPTS = ("snapshot", "take_dirty", "trim_trace")
+# Turn the check just issued into a question from the course's bank: its answer replaces the displayed code,
+# unless the check was answered or replaced meanwhile. KEYS: 1 the person's chk hash, 2 the question key.
+_ASK_QUESTION = """
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or (redis.call('HGET', KEYS[1], 'pending') or '') == '' then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'code', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+return 1
+"""
 
 
 def person_prefix(user_id: int) -> str:
@@ -98,6 +109,7 @@ class TrackingStore:
         self.clock = clock
         self._scripts = {name: client.register_script(_source(name))
                          for name in _SCRIPTS_WITH_HELPERS + _PLAIN_SCRIPTS}
+        self._scripts["ask_question"] = client.register_script(_ASK_QUESTION)
 
     def _now_arg(self) -> str:
         return "" if self.clock is None else str(int(self.clock()))
@@ -143,6 +155,18 @@ class TrackingStore:
             cfg, self._now_arg(), user_id, person_prefix(user_id), sid, reason, idle_ms, draw_ms, check_code,
             check_id,
         ])
+
+    def ask_question(self, user_id: int, check_id: str, answer: str, question: dict, ttl_ms: int) -> bool:
+        """Make the pending check ``check_id`` a question whose right answer is ``answer``; False if it moved on."""
+        prefix = person_prefix(user_id)
+        return bool(self._scripts["ask_question"](
+            keys=[f"{prefix}chk", f"{prefix}chkq:{check_id}"],
+            args=[check_id, answer, json.dumps(question, ensure_ascii=False), max(int(ttl_ms), 1)]))
+
+    def check_question(self, user_id: int, check_id: str) -> dict | None:
+        """Return the question (prompt and options, never the answer) a check asks, or None for a code check."""
+        raw = self.redis.get(f"{person_prefix(user_id)}chkq:{check_id}")
+        return json.loads(raw) if raw else None
 
     def snapshot(self, user_id: int, sid: str, events_written: int, trace_written: int) -> Snapshot | None:
         """Read a session for the flush, or None when Redis no longer has it."""

@@ -71,6 +71,10 @@ def _flask_settings(config: Config) -> dict:
         "OPENAPI_JSON_PATH": "openapi.json",
         "RATELIMIT_HEADERS_ENABLED": True,
         "JSON_AS_ASCII": False,
+        "LMS_CERTIFICATE_FONT": config.certificate_font,
+        "LMS_VERIFY_RATE_LIMIT": config.verify_rate_limit,
+        "LMS_DECLARATIONS": {"evidence_max_bytes": config.evidence_max_bytes,
+                             "evidence_max_files": config.evidence_max_files},
     }
 
 

@@ -47,6 +47,10 @@ KNOWN_KEYS = {
     "LMS_HLS_ENCRYPT",
     "LMS_MEDIA_MAX_SECONDS",
     "LMS_UPLOAD_MAX_BYTES",
+    "LMS_CERTIFICATE_FONT",
+    "LMS_VERIFY_RATE_LIMIT",
+    "LMS_EVIDENCE_MAX_BYTES",
+    "LMS_EVIDENCE_MAX_FILES",
 }
 
 TRACKING_PREFIX = "LMS_TRACKING_"
@@ -125,6 +129,10 @@ class Config:
     media_max_seconds: int = 4 * 3600
     upload_max_bytes: int = 20 * 1024**3
     tracking: dict = field(default_factory=dict)  # TrackingSettings overrides from LMS_TRACKING_<NAME>
+    certificate_font: str = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+    verify_rate_limit: str = "30 per minute"
+    evidence_max_bytes: int = 10 * 1024**2
+    evidence_max_files: int = 5
     extra: dict = field(default_factory=dict)
 
     @property
@@ -214,6 +222,10 @@ class Config:
             media_max_seconds=_int(env, "LMS_MEDIA_MAX_SECONDS", 4 * 3600, 1, 24 * 3600),
             upload_max_bytes=_int(env, "LMS_UPLOAD_MAX_BYTES", 20 * 1024**3, 1024**2, 100 * 1024**3),
             tracking=_tracking(env),
+            certificate_font=env.get("LMS_CERTIFICATE_FONT") or "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+            verify_rate_limit=_rate_limit(env, "LMS_VERIFY_RATE_LIMIT", "30 per minute"),
+            evidence_max_bytes=_int(env, "LMS_EVIDENCE_MAX_BYTES", 10 * 1024**2, 64 * 1024, 1024**3),
+            evidence_max_files=_int(env, "LMS_EVIDENCE_MAX_FILES", 5, 1, 50),
         )
         values.update(overrides)
         return cls(**values)
@@ -228,6 +240,17 @@ def _ladder(env: dict) -> tuple[int, ...]:
     if not heights or any(h < 144 or h > 2160 or h % 2 for h in heights):
         raise ConfigError(f"LMS_HLS_LADDER={raw!r} 无效：每个高度应为 144–2160 之间的偶数。")
     return heights
+
+
+def _rate_limit(env: dict, key: str, default: str) -> str:
+    from limits import parse_many
+
+    value = (env.get(key) or default).strip()
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{key}={value!r} 不是有效的频率限制：请写成“30 per minute”这样的形式。") from None
+    return value
 
 
 def _tracking(env: dict) -> dict:

@@ -48,3 +48,15 @@ def test_missing_or_malformed_settings_stop_start_up_saying_what_to_set(tmp_path
 def test_unknown_lms_variables_are_warned_about(tmp_path):
     with pytest.warns(UserWarning, match="LMS_DATABSE_URL"):
         Config.from_env({"LMS_DATA_DIR": str(tmp_path), "LMS_DATABSE_URL": "typo"})
+
+
+def test_certificate_and_evidence_settings_come_from_the_environment(tmp_path):
+    config = Config.from_env({"LMS_DATA_DIR": str(tmp_path), "LMS_CERTIFICATE_FONT": "/fonts/x.ttf",
+                              "LMS_VERIFY_RATE_LIMIT": "10 per minute", "LMS_EVIDENCE_MAX_BYTES": "2097152",
+                              "LMS_EVIDENCE_MAX_FILES": "3"})
+    assert (config.certificate_font, config.verify_rate_limit) == ("/fonts/x.ttf", "10 per minute")
+    assert (config.evidence_max_bytes, config.evidence_max_files) == (2097152, 3)
+    with pytest.raises(ConfigError, match="LMS_VERIFY_RATE_LIMIT"):
+        Config.from_env({"LMS_DATA_DIR": str(tmp_path), "LMS_VERIFY_RATE_LIMIT": "often"})
+    with pytest.raises(ConfigError, match="LMS_EVIDENCE_MAX_FILES"):
+        Config.from_env({"LMS_DATA_DIR": str(tmp_path), "LMS_EVIDENCE_MAX_FILES": "0"})

@@ -3,12 +3,14 @@ are attached back to the fields by ``attach_errors``."""
 
 from __future__ import annotations
 
+from flask import flash
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import EqualTo
 
 from lms.accounts.title_series import TITLE_SERIES
-from lms.core.errors import InvalidInput
+from lms.core.errors import InvalidInput, ServiceError
+from lms.extensions import db
 
 
 class LoginForm(FlaskForm):
@@ -57,3 +59,14 @@ def attach_errors(form: FlaskForm, error: InvalidInput) -> list[str]:
         else:
             field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
     return unmatched
+
+
+def show_refusal(form: FlaskForm | None, error: ServiceError) -> None:
+    """Undo the request's changes and show a service's refusal: field messages beside the form's fields,
+    anything else as a flash message."""
+    db.session.rollback()
+    if isinstance(error, InvalidInput) and form is not None:
+        for message in attach_errors(form, error):
+            flash(message, "error")
+    else:
+        flash(error.message, "error")

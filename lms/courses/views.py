@@ -6,10 +6,10 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from lms.accounts.forms import attach_errors
+from lms.accounts.forms import show_refusal
 from lms.accounts.models import Role
 from lms.core.auth import page_user
-from lms.core.errors import InvalidInput, ServiceError
+from lms.core.errors import ServiceError
 from lms.courses import service
 from lms.courses.forms import ActionForm, CourseForm, CoursewareForm, MoveForm
 from lms.courses.models import Category, CourseState, Enrollment, MediaStatus
@@ -18,16 +18,6 @@ from lms.extensions import db
 bp = Blueprint("courses", __name__, template_folder="templates")
 
 STATUS_LABELS = {s.value: s.label for s in MediaStatus}
-
-
-def _show_error(form, error: ServiceError) -> None:
-    """Show a service's refusal: field messages beside the form's fields, anything else as a flash message."""
-    db.session.rollback()
-    if isinstance(error, InvalidInput) and form is not None:
-        for message in attach_errors(form, error):
-            flash(message, "error")
-    else:
-        flash(error.message, "error")
 
 
 def _require_action_form() -> bool:
@@ -65,7 +55,7 @@ def new_course():
             course = service.create_course(current_user, form.data)
             db.session.commit()
         except ServiceError as error:
-            _show_error(form, error)
+            show_refusal(form, error)
             return render_template("courses/course_form.html", form=form, course=None), error.status
         flash("课程已创建（草稿）。下一步：添加课件并上传视频。", "success")
         return redirect(url_for("courses.course_page", course_id=course.id))
@@ -88,7 +78,7 @@ def edit_course(course_id: int):
             service.update_course(current_user, course.id, submitted)
             db.session.commit()
         except ServiceError as error:
-            _show_error(form, error)
+            show_refusal(form, error)
             course = service.course_for_author(current_user, course_id)
             return render_template("courses/course_form.html", form=form, course=course), error.status
         flash("课程信息已保存。", "success")
@@ -133,7 +123,7 @@ def add_courseware(course_id: int):
         courseware = service.add_courseware(current_user, course_id, form.data)
         db.session.commit()
     except ServiceError as error:
-        _show_error(form, error)
+        show_refusal(form, error)
         return _render_course(service.course_for_author(current_user, course_id), form, error.status)
     flash(f"已添加课件“{courseware.title}”，请为它上传视频。", "success")
     return redirect(url_for("courses.course_page", course_id=course_id, _anchor=f"courseware-{courseware.id}"))
@@ -152,7 +142,7 @@ def edit_courseware(courseware_id: int):
             service.update_courseware(current_user, courseware_id, form.data)
             db.session.commit()
         except ServiceError as error:
-            _show_error(form, error)
+            show_refusal(form, error)
             courseware = service.courseware_for_author(current_user, courseware_id)
             return render_template("courses/courseware_form.html", form=form, courseware=courseware), error.status
         flash("课件已保存。", "success")
@@ -174,7 +164,7 @@ def move_courseware(courseware_id: int):
             service.move_courseware(current_user, courseware_id, form.direction.data)
             db.session.commit()
         except ServiceError as error:
-            _show_error(None, error)
+            show_refusal(None, error)
     else:
         flash("页面已过期，请刷新后重试。", "error")
     return redirect(url_for("courses.course_page", course_id=course_id, _anchor=f"courseware-{courseware_id}"))
@@ -192,7 +182,7 @@ def remove_courseware(courseware_id: int):
             db.session.commit()
             flash(f"已删除课件“{title}”。", "success")
         except ServiceError as error:
-            _show_error(None, error)
+            show_refusal(None, error)
     return redirect(url_for("courses.course_page", course_id=course_id))
 
 
@@ -205,7 +195,7 @@ def publish(course_id: int):
             service.publish_course(current_user, course_id)
             db.session.commit()
         except ServiceError as error:
-            _show_error(None, error)
+            show_refusal(None, error)
             return _render_course(service.course_for_author(current_user, course_id), status=error.status)
         flash("课程已发布，学员现在可以在课程目录中选课。", "success")
     return redirect(url_for("courses.course_page", course_id=course_id))
@@ -220,7 +210,7 @@ def withdraw(course_id: int):
             service.withdraw_course(current_user, course_id)
             db.session.commit()
         except ServiceError as error:
-            _show_error(None, error)
+            show_refusal(None, error)
             return _render_course(service.course_for_author(current_user, course_id), status=error.status)
         flash("课程已下架：不再出现在课程目录中，已选课的学员仍可继续学习。", "success")
     return redirect(url_for("courses.course_page", course_id=course_id))

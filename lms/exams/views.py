@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from lms.accounts.forms import attach_errors
+from lms.accounts.forms import show_refusal
 from lms.accounts.models import Role
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
@@ -27,15 +27,6 @@ def _no_store(response):
     response = Response(response) if isinstance(response, str) else response
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _show_error(form, error: ServiceError) -> None:
-    db.session.rollback()
-    if isinstance(error, InvalidInput) and form is not None:
-        for message in attach_errors(form, error):
-            flash(message, "error")
-    else:
-        flash(error.message, "error")
 
 
 # ------------------------------------------------------------------------------------------------ base admins
@@ -80,7 +71,7 @@ def new_question(course_id: int):
             service.add_question(current_user, course.id, form.data)
             db.session.commit()
         except ServiceError as error:
-            _show_error(form, error)
+            show_refusal(form, error)
             return _question_form_page(form, course_for_author(current_user, course_id), status=error.status)
         flash("题目已添加。", "success")
         if request.form.get("next") == "another":
@@ -108,7 +99,7 @@ def edit_question(question_id: int):
             service.update_question(current_user, question_id, form.data)
             db.session.commit()
         except ServiceError as error:
-            _show_error(form, error)
+            show_refusal(form, error)
             question = service.question_for_author(current_user, question_id)
             return _question_form_page(form, question.course, question, error.status)
         flash("题目已保存。", "success")
@@ -131,7 +122,7 @@ def delete_question(question_id: int):
             db.session.commit()
             flash("题目已删除。", "success")
         except ServiceError as error:
-            _show_error(None, error)
+            show_refusal(None, error)
     return redirect(url_for("exams.bank_page", course_id=course_id, _anchor="questions"))
 
 
@@ -186,7 +177,7 @@ def save_settings(course_id: int):
         service.save_settings(current_user, course_id, form.data)
         db.session.commit()
     except ServiceError as error:
-        _show_error(form, error)
+        show_refusal(form, error)
         return _render_bank(course_id, settings_form=form, status=error.status)
     flash("测验设置已保存。", "success")
     return redirect(url_for("exams.bank_page", course_id=course_id, _anchor="settings"))
@@ -205,7 +196,7 @@ def set_open(course_id: int, action: str):
             flash("测验已开放，学员完成观看后即可参加。" if action == "open" else "测验已关闭，进行中的测验仍可交卷。",
                   "success")
         except ServiceError as error:
-            _show_error(None, error)
+            show_refusal(None, error)
             return _render_bank(course_id, status=error.status)
     return redirect(url_for("exams.bank_page", course_id=course_id, _anchor="settings"))
 

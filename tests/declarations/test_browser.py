@@ -6,44 +6,26 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 import pytest
 
 from lms.declarations import service
 from lms.extensions import db
-from tests.conftest import PASSWORD
 from tests.declarations import PDF, png_bytes
 from tests.player import live_server
-from tests.support import services
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.support.browser import chromium, log_in
 
 
 @pytest.fixture
 def browser():
-    if not Path(CHROMIUM).exists():
-        services.require("Chromium", FileNotFoundError(f"找不到 {CHROMIUM}：运行 bash scripts/bootstrap.sh --browser"))
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _page_of(browser, url, user):
     page = browser.new_context().new_page()
     page.set_default_timeout(20_000)
-    page.goto(f"{url}/login")
-    page.fill("input[name=login]", user.login)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda address: not address.endswith("/login"))
+    log_in(page, url, user)
     return page
 
 

@@ -4,8 +4,6 @@ kept across a reload, handed in at the server's deadline by the page itself, and
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
@@ -14,41 +12,20 @@ from lms.exams import service
 from lms.exams.models import Attempt
 from lms.extensions import db
 from lms.ledger.models import LedgerEntry
-from tests.conftest import PASSWORD
 from tests.exams import Clock, make_bank, open_quiz
 from tests.ledger import mark_watched
 from tests.player import enroll, live_server, make_published_course
-from tests.support import services
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.support.browser import chromium, log_in
 
 
 @pytest.fixture
 def phone(tree):
-    """A phone-sized headless Chromium page logged in as learner_a on a served app; yields (page, url)."""
-    if not Path(CHROMIUM).exists():
-        services.require("Chromium", FileNotFoundError(f"找不到 {CHROMIUM}：运行 bash scripts/bootstrap.sh --browser"))
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 390, "height": 844})
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            yield page
-        finally:
-            browser.close()
-
-
-def _log_in(page, url, user) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=login]", user.login)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda address: not address.endswith("/login"))
+    """A phone-sized headless Chromium page (not yet logged in)."""
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        yield page
 
 
 def _latest_attempt() -> Attempt:
@@ -66,7 +43,7 @@ def test_a_learner_answers_with_the_keyboard_reloads_and_passes_and_the_page_han
     clock = Clock(app)
     page = phone
     with live_server(app) as url:
-        _log_in(page, url, tree.learner_a)
+        log_in(page, url, tree.learner_a)
         page.goto(f"{url}/courses/{course.id}")
         page.click("text=课程测验")
 

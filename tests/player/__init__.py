@@ -80,6 +80,27 @@ def _write_hls(asset: MediaAsset, segments: int) -> None:
         put_object(f"keys/{asset.id}/v{asset.hls_version}/key.bin", os.urandom(16))
 
 
+def make_packaged_media(base: Org, folder) -> MediaAsset:
+    """Create a READY encrypted media asset of the base from a folder made by ``package_encrypted_hls``."""
+    rendition = folder / "240p"
+    playlist = (rendition / "index.m3u8").read_text()
+    duration = round(sum(float(x) for x in re.findall(r"#EXTINF:([\d.]+),", playlist)), 3)
+    asset = MediaAsset(base_id=base.id, original_key="originals/browser.mp4", original_filename="讲座.mp4",
+                       size_bytes=1, status=MediaStatus.READY, duration_s=duration, encrypted=True, hls_version=1,
+                       processed_at=utcnow(), progress_percent=100,
+                       renditions=[{"name": "240p", "width": 320, "height": 240, "bandwidth": 400_000,
+                                    "playlist": "240p/index.m3u8"}])
+    db.session.add(asset)
+    db.session.commit()
+    for path in sorted(rendition.iterdir()):
+        put_object(f"{asset.hls_prefix}240p/{path.name}", path.read_bytes())
+    put_object(f"{asset.hls_prefix}master.m3u8",
+               b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=320x240\n240p/index.m3u8\n")
+    put_object(f"{asset.hls_prefix}poster.jpg", b"\xff\xd8\xff\xe0poster")
+    put_object(f"keys/{asset.id}/v1/key.bin", (folder / "key.bin").read_bytes())
+    return asset
+
+
 def make_course(base: Org, *, title: str | None = None, category: Category = Category.PUBLIC,
                 year: int | None = None, description: str = "", state: CourseState = CourseState.DRAFT,
                 hours=(), media: list[MediaAsset | None] | None = None,

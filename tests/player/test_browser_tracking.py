@@ -12,96 +12,57 @@ Timing is never asserted beyond the invariant "credited ≤ real time elapsed" (
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from lms.core.db import utcnow
-from lms.courses.models import CourseState, MediaAsset, MediaStatus
+from lms.courses.models import CourseState
 from lms.extensions import db
-from lms.tracking import service as tracking
-from lms.tracking import tasks
-from lms.tracking.models import CoursewareProgress, HoldState, PlaybackSession, PlaybackState
-from tests.conftest import PASSWORD
-from tests.player import enroll, live_server, make_course, put_object
+from lms.tracking.models import CoursewareProgress, HoldState
+from tests.player import enroll, live_server, make_course, make_packaged_media
 from tests.support import services
-from tests.support.media import make_test_video
+from tests.support.browser import (
+    FAST_TRACKING,
+    WITH_CHECKS,
+    chromium,
+    flushed_sessions,
+    honest_context,
+    leave,
+    log_in,
+    seed_earlier_watching,
+    start_playing,
+)
+from tests.support.media import package_encrypted_hls
 
-CHROMIUM = "/usr/bin/chromium"
-# The arguments STACK-NOTES gives, plus: navigator.webdriver false (as in a learner's browser) and no sound card.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-blink-features=AutomationControlled", "--mute-audio"]
 VIDEO_SECONDS = 10
-
-# Heartbeats every second (the server still draws each delay ±20 %); no background flusher, the test flushes.
-FAST_TRACKING = {"heartbeat_interval_s": 1.0, "min_interval_s": 0.4, "grace_s": 5.0, "coverage_share": 0.8,
-                 "flush_in_background": False, "check_mean_interval_s": 100_000.0, "check_min_gap_s": 100_000.0}
-# Attention checks after 3 s (+ an exponential draw of mean 1 s) of credited playing.
-WITH_CHECKS = {**FAST_TRACKING, "check_min_gap_s": 3.0, "check_mean_interval_s": 4.0, "check_answer_window_s": 60.0}
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
 
 
 @pytest.fixture(scope="module")
-def hls_folder(tmp_path_factory) -> Path:
+def hls_folder(tmp_path_factory):
     """A 10-second test video packaged as AES-128 HLS (2-second segments) by ffmpeg, as the media worker does."""
     if not services.ffmpeg_available():
         services.require(services.FFMPEG, FileNotFoundError("ffmpeg 或 ffprobe 不在 PATH 中"))
-    folder = tmp_path_factory.mktemp("browser-hls")
-    source = make_test_video(folder / "source.mp4", seconds=VIDEO_SECONDS, keyframe_seconds=2)
-    (folder / "240p").mkdir()
-    (folder / "key.bin").write_bytes(os.urandom(16))
-    (folder / "keyinfo").write_text(f"key.bin\n{folder / 'key.bin'}\n{os.urandom(16).hex()}\n")
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(source), "-c", "copy", "-f", "hls",
-                    "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_key_info_file", str(folder / "keyinfo"),
-                    "-hls_segment_filename", str(folder / "240p/seg_%05d.ts"), str(folder / "240p/index.m3u8")],
-                   check=True, timeout=120)
-    return folder
+    return package_encrypted_hls(tmp_path_factory.mktemp("browser-hls"), seconds=VIDEO_SECONDS)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium, launched once for the module."""
-    if not Path(CHROMIUM).exists():
-        services.require("Chromium", FileNotFoundError(f"找不到 {CHROMIUM}：运行 bash scripts/bootstrap.sh --browser"))
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # Without --enable-automation (and AutomationControlled), navigator.webdriver is false, as in a learner's.
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                              ignore_default_args=["--enable-automation"])
-        yield chromium
-        chromium.close()
+    """Headless Debian Chromium that looks like a learner's, launched once for the module."""
+    with chromium(honest=True) as launched:
+        yield launched
 
 
 @pytest.fixture
 def lecture(app, tree, hls_folder):
     """A published course of base_a whose courseware plays the packaged video (0.1 h); learner_a is enrolled."""
-    rendition = hls_folder / "240p"
-    playlist = (rendition / "index.m3u8").read_text()
-    duration = round(sum(float(x) for x in re.findall(r"#EXTINF:([\d.]+),", playlist)), 3)
-    asset = MediaAsset(base_id=tree.base_a.id, original_key="originals/browser.mp4", original_filename="讲座.mp4",
-                       size_bytes=1, status=MediaStatus.READY, duration_s=duration, encrypted=True, hls_version=1,
-                       processed_at=utcnow(), progress_percent=100,
-                       renditions=[{"name": "240p", "width": 320, "height": 240, "bandwidth": 400_000,
-                                    "playlist": "240p/index.m3u8"}])
-    db.session.add(asset)
-    db.session.commit()
-    for path in sorted(rendition.iterdir()):
-        put_object(f"{asset.hls_prefix}240p/{path.name}", path.read_bytes())
-    put_object(f"{asset.hls_prefix}master.m3u8",
-               b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=320x240\n240p/index.m3u8\n")
-    put_object(f"{asset.hls_prefix}poster.jpg", b"\xff\xd8\xff\xe0poster")
-    put_object(f"keys/{asset.id}/v1/key.bin", (hls_folder / "key.bin").read_bytes())
-    course = make_course(tree.base_a, state=CourseState.PUBLISHED, hours=(0.1,), media=[asset])
+    course = make_course(tree.base_a, state=CourseState.PUBLISHED, hours=(0.1,),
+                         media=[make_packaged_media(tree.base_a, hls_folder)])
     enroll(tree.learner_a, course)
     return course.coursewares[0]
 
@@ -110,68 +71,18 @@ def lecture(app, tree, hls_folder):
 def learner_page(browser, tree) -> Iterator:
     """Return a function that logs learner_a in through the login form of a served app and returns the page."""
     contexts = []
-    agent = (f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-             f"Chrome/{browser.version.split('.')[0]}.0.0.0 Safari/537.36")
 
     def open_page(url: str):
-        context = browser.new_context(user_agent=agent, viewport={"width": 390, "height": 844})  # a phone's width
+        context = honest_context(browser, viewport={"width": 390, "height": 844})  # a phone's width
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20_000)
-        page.goto(f"{url}/login")
-        page.fill("input[name=login]", tree.learner_a.login)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda address: not address.endswith("/login"))
+        log_in(page, url, tree.learner_a)
         return page
 
     yield open_page
     for context in contexts:
         context.close()
-
-
-# ------------------------------------------------------------------------------------------------ helpers
-
-
-def start_playing(page, url: str, courseware) -> None:
-    """Open the player, wait for the playback to be opened, and start the video with the keyboard."""
-    with page.expect_response(lambda response: response.url.endswith(f"/play/{courseware.id}/key")) as key:
-        page.goto(f"{url}/play/{courseware.id}")
-    # hls.js asked for the key only once the playback was open: it was handed out at the first request.
-    assert key.value.status == 200
-    page.wait_for_function("!document.querySelector('[data-action=play]').disabled")
-    page.focus("video")
-    page.keyboard.press("k")
-    page.wait_for_function("document.querySelector('video').currentTime > 0.5")
-    # Real frames were decoded: the segments arrived and the key the server handed out decrypted them.
-    assert page.evaluate("document.querySelector('video').getVideoPlaybackQuality().totalVideoFrames") > 0
-
-
-def leave(page, app, user, courseware) -> None:
-    """Close the page (pagehide closes the playback) and wait until the server has ended it."""
-    page.close()
-    deadline = time.monotonic() + 10
-    while tracking.has_active_playback(user.id, courseware.id) and time.monotonic() < deadline:
-        time.sleep(0.1)
-
-
-def flushed_sessions(user, courseware) -> list[PlaybackSession]:
-    """Write every changed session to the database, as the periodic flush does, and return the learner's."""
-    tasks.flush_dirty_sessions()
-    db.session.expire_all()
-    return db.session.scalars(sa.select(PlaybackSession).where(
-        PlaybackSession.user_id == user.id, PlaybackSession.courseware_id == courseware.id)).all()
-
-
-def seed_earlier_watching(user, courseware, seconds: float) -> None:
-    """Record an earlier, finished playback of the courseware (no coverage), as an earlier visit leaves it."""
-    started = utcnow() - dt.timedelta(days=1)
-    db.session.add(PlaybackSession(public_id="earlier-visit-0001", user_id=user.id, courseware_id=courseware.id,
-                                   state=PlaybackState.CLOSED, started_at=started, ended_at=started,
-                                   last_heartbeat_at=started, credited_seconds=seconds))
-    db.session.flush()
-    tracking.recompute_progress(user.id, courseware.id)
-    db.session.commit()
 
 
 # ------------------------------------------------------------------------------------------------ scenarios
@@ -210,7 +121,7 @@ def test_a_learner_watches_to_completion_answers_attention_checks_and_sees_the_c
         assert re.fullmatch(r"4 分 3\d 秒", watch_text), watch_text  # 265 s earlier + this visit, shown in Chinese
         assert page.locator("[data-session-time]").inner_text() != "0 秒"
         assert page.get_attribute("#player", "data-completed") == "true"
-        leave(page, app, learner, lecture)
+        leave(page, learner, lecture)
         rows = flushed_sessions(learner, lecture)
     elapsed = time.monotonic() - started
 
@@ -240,7 +151,7 @@ def test_a_playback_rate_forced_to_8_by_script_earns_no_more_than_real_time(app,
             video.playbackRate = 8;
             await new Promise(resolve => setTimeout(resolve, 100));
             return video.playbackRate; }""") == 1.0
-        leave(page, app, learner, lecture)
+        leave(page, learner, lecture)
         rows = flushed_sessions(learner, lecture)
     elapsed = time.monotonic() - started
 
@@ -269,7 +180,7 @@ def test_a_page_whose_document_hidden_is_overridden_pauses_and_earns_no_more_tha
         page.wait_for_timeout(500)
         assert page.evaluate("document.querySelector('video').paused")
         page.wait_for_timeout(2000)
-        leave(page, app, learner, lecture)
+        leave(page, learner, lecture)
         rows = flushed_sessions(learner, lecture)
     elapsed = time.monotonic() - started
 
@@ -293,7 +204,7 @@ def test_a_page_that_loses_the_network_reconnects_resumes_its_playback_and_carri
         page.context.set_offline(False)
         page.wait_for_function("document.querySelector('[data-status]').textContent === '计时中。'")
         page.wait_for_timeout(1500)
-        leave(page, app, learner, lecture)
+        leave(page, learner, lecture)
         rows = flushed_sessions(learner, lecture)
     elapsed = time.monotonic() - started
 
@@ -324,7 +235,7 @@ def test_a_second_page_takes_over_and_the_first_says_so_and_can_take_it_back(app
         second.wait_for_function("document.querySelector('video').paused")
         assert first.locator("[data-takeover]").is_hidden()
         second.close()
-        leave(first, app, learner, lecture)
+        leave(first, learner, lecture)
         rows = flushed_sessions(learner, lecture)
     elapsed = time.monotonic() - started
 
@@ -349,7 +260,7 @@ def test_seeking_forward_past_the_verified_position_snaps_back_with_a_notice_and
         page.wait_for_timeout(300)
         page.wait_for_function(snapped_back, timeout=5000)
         page.wait_for_timeout(1500)  # the next heartbeat reports the refusals
-        leave(page, app, learner, lecture)
+        leave(page, learner, lecture)
         rows = flushed_sessions(learner, lecture)
     elapsed = time.monotonic() - started
 

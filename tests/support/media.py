@@ -9,6 +9,7 @@ Used by the media worker's tests, the upload tests and the packaging benchmark:
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -92,6 +93,22 @@ def make_truncated_copy(source: Path | str, path: Path | str, keep_fraction: flo
     path = Path(path)
     path.write_bytes(data[: int(len(data) * keep_fraction)])
     return path
+
+
+def package_encrypted_hls(folder: Path | str, seconds: float = 10.0) -> Path:
+    """Make a test video and package it as AES-128 HLS in ``folder``, as the media worker does.
+
+    Writes ``240p/index.m3u8`` with 2-second segments and the key in ``key.bin``; returns the folder.
+    """
+    folder = Path(folder)
+    source = make_test_video(folder / "source.mp4", seconds=seconds, keyframe_seconds=2)
+    (folder / "240p").mkdir(parents=True, exist_ok=True)
+    (folder / "key.bin").write_bytes(os.urandom(16))
+    (folder / "keyinfo").write_text(f"key.bin\n{folder / 'key.bin'}\n{os.urandom(16).hex()}\n")
+    _run([FFMPEG, "-nostdin", "-v", "error", "-i", str(source), "-c", "copy", "-f", "hls",
+          "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_key_info_file", str(folder / "keyinfo"),
+          "-hls_segment_filename", str(folder / "240p/seg_%05d.ts"), str(folder / "240p/index.m3u8")])
+    return folder
 
 
 def _run(command: list[str]) -> None:

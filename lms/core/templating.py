@@ -35,6 +35,8 @@ def navigation() -> list[tuple[str, str]]:
         entries.append(("学时审核", url_for("declarations.review")))
     if current_user.is_approved and current_user.role == Role.UNIT_ADMIN:
         entries.append(("顺延补学", url_for("declarations.deferrals")))
+        if current_user.org.archive_agency:
+            entries.append(("档案托管", url_for("declarations.archive_hostings")))
     entries.append(("修改密码", url_for("accounts.password")))  # 退出 is a POST form in base.html
     return entries
 

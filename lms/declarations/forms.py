@@ -20,3 +20,8 @@ class DeferralForm(FlaskForm):
                               validate_choice=False)
     reason = TextAreaField("单位证明的情况说明")
     ends_on = StringField("顺延截止日期（如 2027-06-30；最长至该年度结束后 12 个月）")
+
+
+class ArchiveHostingForm(FlaskForm):
+    id_number = StringField("身份证号码")
+    name = StringField("姓名（须与注册信息一致）")

@@ -21,6 +21,8 @@ from dateutil.relativedelta import relativedelta
 from lms.accounts.models import ADMIN_ROLE_FOR_KIND, Role, User
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from lms.core.idcard import id_number_problem, normalise_id_number
+from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Category
 from lms.declarations import evidence
 from lms.declarations.models import (
@@ -146,6 +148,58 @@ def record_archive_hosting(actor: User, person: User, agency: Org) -> ArchiveHos
         hosting.agency_id, hosting.recorded_by_id, hosting.recorded_at = agency.id, actor.id, utcnow()
     db.session.flush()
     return hosting
+
+
+def hosting_agency(actor: User) -> Org:
+    """Return the archive agency the actor administers, or refuse: only an agency's unit admin keeps its list."""
+    if actor.role != Role.UNIT_ADMIN or not actor.is_approved:
+        raise NotAllowed("只有档案托管机构的管理员可以登记档案托管人员。")
+    if not actor.org.archive_agency:
+        raise NotAllowed(f"{actor.org.name}不是人事档案管理服务机构，不能登记档案托管；"
+                         "如需开通，请联系上级人社部门在“组织机构”中设置。")
+    return actor.org
+
+
+def hosted_people(actor: User) -> list[tuple[ArchiveHosting, User]]:
+    """The people whose archives the actor's agency hosts, newest registration first."""
+    agency = hosting_agency(actor)
+    return [(hosting, person) for hosting, person in db.session.execute(
+        sa.select(ArchiveHosting, User).join(User, ArchiveHosting.user_id == User.id)
+        .where(ArchiveHosting.agency_id == agency.id)
+        .order_by(ArchiveHosting.recorded_at.desc(), ArchiveHosting.id.desc()))]
+
+
+def host_archive(actor: User, id_number: Any, name: Any) -> tuple[ArchiveHosting, User]:
+    """Register a learner, found by ID-card number and name, as hosted by the actor's archive agency."""
+    agency = hosting_agency(actor)
+    number, name_text = normalise_id_number(str(id_number or "")), clean_text(name)
+    problems = collect({"id_number": id_number_problem(number), "name": text_problem(name_text, "姓名", 50)})
+    if problems:
+        raise InvalidInput(problems)
+    person = db.session.scalar(sa.select(User).where(User.id_number == number))
+    # Both must match, so that the form cannot be used to look up whose an ID number is.
+    if person is None or person.name != name_text:
+        raise InvalidInput({"id_number": "平台上没有身份证号码和姓名都相符的注册人员，请核对；人员需先在平台注册。"})
+    if person.role != Role.LEARNER:
+        raise InvalidInput({"id_number": f"{person.name}不是专业技术人员，只能登记专业技术人员的档案托管。"})
+    current = archive_agency_of(person)
+    if current is not None and current.id == agency.id:
+        raise Conflict(f"{person.name}的档案已登记由本机构托管。")
+    if current is not None:
+        raise Conflict(f"{person.name}的档案已登记由{current.name}托管，须先由该机构移除登记，才能改由本机构托管。")
+    return record_archive_hosting(actor, person, agency), person
+
+
+def end_archive_hosting(actor: User, hosting_id: Any) -> User:
+    """Remove a person from the actor's agency's hosting list (same permission as registering); return the person."""
+    agency = hosting_agency(actor)
+    hosting = db.session.get(ArchiveHosting, _int(hosting_id, "hosting_id", "登记编号无效。"))
+    if hosting is None or hosting.agency_id != agency.id:
+        raise NotFound("本机构没有这条档案托管登记。")
+    person = db.session.get(User, hosting.user_id)
+    db.session.delete(hosting)
+    db.session.flush()
+    return person
 
 
 def can_view(user: User, declaration: Declaration) -> bool:

@@ -15,7 +15,7 @@ from lms.accounts.models import Role
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, NotFound, ServiceError
 from lms.declarations import evidence, service
-from lms.declarations.forms import CsrfForm, DeferralForm
+from lms.declarations.forms import ArchiveHostingForm, CsrfForm, DeferralForm
 from lms.declarations.models import DeclarationEvidence
 from lms.extensions import csrf, db
 from lms.ledger import service as ledger
@@ -348,3 +348,50 @@ def deferrals():
     rows = [(d, service.deferral_state(d, today)) for d in service.unit_deferrals(current_user)]
     return render_template("declarations/deferrals.html", form=form, rows=rows,
                            max_end=dt.date(today.year + 1, 12, 31)), status
+
+
+# ------------------------------------------------------------------------------------------------ archive hosting
+
+
+@bp.route("/declarations/archive-hostings", methods=["GET", "POST"])
+@page_user(Role.UNIT_ADMIN)
+def archive_hostings():
+    """第十四条: an archive agency registers the people whose archives it hosts; it then first-reviews their hours."""
+    agency = service.hosting_agency(current_user)
+    form = ArchiveHostingForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash("页面已过期，请刷新后重试。", "error")
+            return redirect(url_for("declarations.archive_hostings"))
+        try:
+            _hosting, person = service.host_archive(current_user, form.id_number.data, form.name.data)
+            db.session.commit()
+        except ServiceError as error:
+            db.session.rollback()
+            for message in attach_errors(form, error) if isinstance(error, InvalidInput) else [error.message]:
+                flash(message, "error")
+            status = error.status
+        else:
+            flash(f"已登记 {person.name}（{person.masked_id_number}）的档案由本机构托管，"
+                  "此后其学时申报先由本机构初审。", "success")
+            return redirect(url_for("declarations.archive_hostings"))
+    return render_template("declarations/archive_hostings.html", form=form, agency=agency,
+                           rows=service.hosted_people(current_user), csrf_form=CsrfForm(formdata=None)), status
+
+
+@bp.post("/declarations/archive-hostings/<int:hosting_id>/remove")
+@page_user(Role.UNIT_ADMIN)
+def remove_archive_hosting(hosting_id: int):
+    """Remove a person from the agency's hosting list; later declarations go to their own unit again."""
+    if not CsrfForm().validate_on_submit():
+        flash("页面已过期，请刷新后重试。", "error")
+        return redirect(url_for("declarations.archive_hostings"))
+    try:
+        person = service.end_archive_hosting(current_user, hosting_id)
+        db.session.commit()
+    except ServiceError:
+        db.session.rollback()
+        raise
+    flash(f"已移除 {person.name} 的档案托管登记，此后其学时申报由所在单位初审。", "success")
+    return redirect(url_for("declarations.archive_hostings"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import EqualTo
 
 from lms.orgs.models import SELF_REGISTERING_KINDS, OrgKind
@@ -36,3 +36,9 @@ class BureauForm(AdminAccountFields):
                                         (OrgKind.COUNTY_HR.value, OrgKind.COUNTY_HR.label)], validate_choice=False)
     name = StringField("单位名称")
     parent_id = SelectField("上级人社部门", coerce=str, validate_choice=False)
+
+
+class OrgSettingsForm(FlaskForm):
+    region = SelectField("学时规则地区", coerce=str, validate_choice=False)
+    archive_agency = BooleanField("人事档案管理服务机构（初审在本机构托管档案人员的学时）")
+    reviews_own_hours = BooleanField("中央在鄂单位（自行审核本单位人员的学时，不再复审）")

@@ -4,6 +4,8 @@ by the level above, and HR bureaus created by the province (鄂人社函〔2026�
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sqlalchemy as sa
 
 from lms.accounts.models import ADMIN_ROLE_FOR_KIND, DecisionAction, Role, User
@@ -17,8 +19,11 @@ from lms.accounts.service import (
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.validation import clean_text, collect, text_problem
+from lms.declarations.models import ArchiveHosting, Declaration, DeclarationStatus
 from lms.extensions import db
-from lms.orgs.models import ALLOWED_PARENTS, SELF_REGISTERING_KINDS, Org, OrgKind, ReviewStatus
+from lms.ledger.service import DEFAULT_REGION
+from lms.orgs.models import ALLOWED_PARENTS, HR_KINDS, SELF_REGISTERING_KINDS, Org, OrgKind, ReviewStatus
+from lms.rules import NoRuleSet, default_rule_sets, rule_set_for
 
 _CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -254,3 +259,144 @@ def hr_parent_choices(actor: User) -> list[Org]:
     ))
 
 
+# ------------------------------------------------------------------------------------------------ settings
+
+_TRUE_TEXTS = frozenset({"y", "on", "true", "1"})
+_FALSE_TEXTS = frozenset({"", "n", "off", "false", "0"})
+
+
+def region_labels() -> dict[str, str]:
+    """Return the regions that have a loaded rule set, each with its label (the default region first)."""
+    labels: dict[str, str] = {}
+    newest_first = sorted(default_rule_sets().values(), key=lambda r: (r.region != DEFAULT_REGION, r.region, -r.year))
+    for rule_set in newest_first:
+        labels.setdefault(rule_set.region, rule_set.region_label)
+    return labels
+
+
+def _explicit_regions() -> dict[int, str]:
+    # Only a handful of organisations set a region by hand; everyone else inherits, so this stays small.
+    return dict(db.session.execute(sa.select(Org.id, Org.region).where(Org.region.is_not(None))).all())
+
+
+def _region_along(path: str, regions: Mapping[int, str | None]) -> str:
+    for org_id in reversed([int(part) for part in path.strip("/").split("/") if part]):
+        if regions.get(org_id):
+            return regions[org_id]
+    return DEFAULT_REGION
+
+
+def effective_region(org: Org) -> str:
+    """Return the region whose rule set the people under an organisation follow: its own, else the nearest
+    ancestor's, else the default (the same walk as ``lms.ledger.service.region_of``)."""
+    return _region_along(org.path, _explicit_regions())
+
+
+def inherited_region(org: Org) -> str:
+    """Return the region an organisation would follow with no region of its own."""
+    return _region_along(org.parent.path, _explicit_regions()) if org.parent else DEFAULT_REGION
+
+
+def may_edit_settings(actor: User, org: Org) -> bool:
+    """An approved HR admin sets the organisations strictly below their bureau; the province also sets itself."""
+    if actor.role != Role.HR_ADMIN or not actor.is_approved or actor.org.kind not in HR_KINDS:
+        return False
+    if org.id == actor.org_id:
+        return actor.org.kind == OrgKind.PROVINCE_HR
+    return org.is_within(actor.org)
+
+
+def org_for_settings(actor: User, org_id: int) -> Org:
+    """Load an organisation whose settings the actor may change, or refuse (403; 404 when it does not exist)."""
+    if actor.role != Role.HR_ADMIN or not actor.is_approved or actor.org.kind not in HR_KINDS:
+        raise NotAllowed("只有人社部门管理员可以设置单位的学时规则地区和审核方式。")
+    org = get_org(org_id)
+    if not may_edit_settings(actor, org):
+        if org.id == actor.org_id:
+            raise NotAllowed("本部门的设置由上级人社部门负责。")
+        raise NotAllowed(f"{org.name}不在本部门管辖范围内，无权设置。")
+    return org
+
+
+def _parse_region(raw) -> tuple[str | None, str | None]:
+    value = clean_text(raw)
+    if value in ("", "inherit"):
+        return None, None
+    labels = region_labels()
+    if value not in labels:
+        choices = "、".join(labels.values())
+        return None, f"请选择学时规则地区：{choices}，或继承上级。"
+    return value, None
+
+
+def _flag(raw) -> bool | None:
+    if isinstance(raw, bool):
+        return raw
+    text = clean_text(raw).lower()
+    if text in _TRUE_TEXTS:
+        return True
+    return False if text in _FALSE_TEXTS else None
+
+
+def update_org_settings(actor: User, org_id: int, data: Mapping) -> Org:
+    """Set an organisation's rule-set region and, for a unit, its 第十四条 review roles; all or nothing.
+
+    ``region`` is a region of the loaded rule sets, or "" / "inherit" (None: the nearest ancestor's). A unit may be
+    an archive agency (人事档案管理服务机构, first-reviews the people whose archives it hosts) or a central unit in
+    the province (中央在鄂单位, reviews its own people's hours with no second review), not both.
+    """
+    org = org_for_settings(actor, org_id)
+    region, region_problem = _parse_region(data.get("region"))
+    archive_agency, reviews_own_hours = _flag(data.get("archive_agency")), _flag(data.get("reviews_own_hours"))
+    problems = collect({
+        "region": region_problem,
+        "archive_agency": None if archive_agency is not None else "“人事档案管理服务机构”只能勾选或不勾选。",
+        "reviews_own_hours": None if reviews_own_hours is not None else "“中央在鄂单位”只能勾选或不勾选。",
+    })
+    if not problems and org.kind != OrgKind.UNIT and (archive_agency or reviews_own_hours):
+        field = "archive_agency" if archive_agency else "reviews_own_hours"
+        problems[field] = (f"只有用人单位可以设为人事档案管理服务机构或中央在鄂单位，{org.name}是"
+                           f"{org.kind.label}（学时管理办法第十四条）。")
+    if not problems and archive_agency and reviews_own_hours:
+        problems["reviews_own_hours"] = ("人事档案管理服务机构初审的学时还须由主管部门或人社部门复审（学时管理办法"
+                                         "第十四条），不能同时设为自行审核学时的中央在鄂单位。")
+    if problems:
+        raise InvalidInput(problems)
+    if org.archive_agency and not archive_agency:
+        hosted = db.session.scalar(sa.select(sa.func.count()).where(ArchiveHosting.agency_id == org.id))
+        if hosted:
+            raise Conflict(f"{org.name}还登记托管着 {hosted} 人的档案，请先由该机构管理员在“档案托管”中移除，"
+                           "再取消人事档案管理服务机构。")
+    if region != org.region:
+        _refuse_if_open_declarations_change_rules(org, region)
+    org.region = region
+    if org.kind == OrgKind.UNIT:
+        org.archive_agency, org.reviews_own_hours = archive_agency, reviews_own_hours
+    db.session.flush()
+    return org
+
+
+def _refuse_if_open_declarations_change_rules(org: Org, region: str | None) -> None:
+    """A declaration under review is filed with the rule set of its person's region at the final approval; a region
+    change that gives it another rule set would leave it unfileable, so it waits until those are decided."""
+    open_by_place = db.session.execute(
+        sa.select(Org.path, Declaration.year, Declaration.rule_set_id, sa.func.count())
+        .select_from(Declaration).join(User, Declaration.user_id == User.id).join(Org, User.org_id == Org.id)
+        .where(Org.path.startswith(org.path),
+               Declaration.status.in_((DeclarationStatus.PENDING, DeclarationStatus.RETURNED)))
+        .group_by(Org.path, Declaration.year, Declaration.rule_set_id)).all()
+    if not open_by_place:
+        return
+    regions = _explicit_regions()
+    regions[org.id] = region
+    affected = 0
+    for path, year, rule_set_id, count in open_by_place:
+        try:
+            new_rule_set_id = rule_set_for(_region_along(path, regions), year).id
+        except NoRuleSet:
+            new_rule_set_id = None
+        if new_rule_set_id != rule_set_id:
+            affected += count
+    if affected:
+        raise Conflict(f"{org.name}下还有 {affected} 份审核中或退回补充材料的学时申报按原地区的规则计算，"
+                       "更改地区后将无法按原规则备案；请待这些申报审结后再更改学时规则地区。")

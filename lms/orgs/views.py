@@ -12,7 +12,7 @@ from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
 from lms.extensions import db
 from lms.orgs import service
-from lms.orgs.forms import BureauForm, OrgRegistrationForm, OrgResubmitForm
+from lms.orgs.forms import BureauForm, OrgRegistrationForm, OrgResubmitForm, OrgSettingsForm
 from lms.orgs.models import ALLOWED_PARENTS, OrgKind, ReviewStatus
 
 bp = Blueprint("orgs", __name__, template_folder="templates")
@@ -142,7 +142,39 @@ def tree():
     """Show the admin's subtree of organisations with their review status."""
     orgs = db.session.scalars(service.visible_orgs_query(current_user)).all()
     base_depth = current_user.org.path.count("/")
-    return render_template("orgs/tree.html", orgs=orgs, base_depth=base_depth)
+    editable = {org.id for org in orgs if service.may_edit_settings(current_user, org)}
+    return render_template("orgs/tree.html", orgs=orgs, base_depth=base_depth, editable=editable,
+                           region_labels=service.region_labels())
+
+
+@bp.route("/orgs/<int:org_id>/settings", methods=["GET", "POST"])
+@page_user(Role.HR_ADMIN)
+def settings(org_id: int):
+    """Set an organisation's rule-set region and, for a unit, its 第十四条 review role (HR admins above it)."""
+    org = service.org_for_settings(current_user, org_id)
+    form = OrgSettingsForm(data={"region": org.region or "", "archive_agency": org.archive_agency,
+                                 "reviews_own_hours": org.reviews_own_hours})
+    labels = service.region_labels()
+    inherited_region = service.inherited_region(org)
+    inherited = labels.get(inherited_region, inherited_region)
+    form.region.choices = [("", f"继承上级（{inherited}）" if org.parent else f"默认（{inherited}）"),
+                           *labels.items()]
+    effective = service.effective_region(org)
+    context = {"org": org, "effective_label": labels.get(effective, effective)}
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash("页面已过期，请刷新后重试。", "error")
+            return render_template("orgs/settings.html", form=form, **context), 400
+        try:
+            service.update_org_settings(current_user, org.id, form.data)
+            db.session.commit()
+        except ServiceError as error:
+            return _render_errors(form, "orgs/settings.html", error, **context)
+        region = service.effective_region(org)
+        flash(f"已保存{org.name}的设置：学时规则地区为{labels.get(region, region)}"
+              f"{'（继承上级）' if org.region is None else ''}。", "success")
+        return redirect(url_for("orgs.tree"))
+    return render_template("orgs/settings.html", form=form, **context)
 
 
 @bp.route("/orgs/bureaus/new", methods=["GET", "POST"])

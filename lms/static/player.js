@@ -21,6 +21,7 @@
   var ACK_TIMEOUT_MS = 10000; // an acknowledgement later than this is taken as lost: reopen for a fresh token
   var RETRY_S = 5;
   var SEEK_SLACK_S = 1; // what the page itself played since the last heartbeat may be a second ahead of it
+  var NOTICE_MS = 8000; // how long a notice about the learner's own action stays before "计时中。" replaces it
   var PLAYED_STEP_S = 3; // a timeupdate step at most this large is playing, not seeking
   var SEEK_STEP_S = 5;
   var BACK_STEP_S = 10;
@@ -124,8 +125,16 @@
     var local = { lastPosition: 0, watchedUntil: 0, pausedForHidden: false, pausedForCheck: false };
     var check = { current: null, dismissed: null, countdown: null, wasPlaying: false };
 
+    var noticeUntil = 0;
+
     function setStatus(text) {
       if (ui.status.textContent !== text) ui.status.textContent = text; // unchanged text is not announced again
+    }
+
+    // A notice about something the learner just did stays readable; routine heartbeats do not overwrite it.
+    function setNotice(text) {
+      setStatus(text);
+      noticeUntil = now() + NOTICE_MS;
     }
 
     /* ------------------------------------------------------------------------------------------ media */
@@ -294,7 +303,7 @@
       if (video.currentTime > limit) {
         session.seekBlocked += 1;
         video.currentTime = Math.min(local.lastPosition, limit);
-        setStatus("只能拖动到已经观看过的位置（已观看到 " + clockTime(limit - SEEK_SLACK_S) + "），请继续播放观看后面的内容。");
+        setNotice("只能拖动到已经观看过的位置（已观看到 " + clockTime(limit - SEEK_SLACK_S) + "），请继续播放观看后面的内容。");
       }
     });
 
@@ -302,7 +311,7 @@
     video.addEventListener("ratechange", function () {
       if (!tracked || Math.abs(video.playbackRate - session.allowedRate) < 1e-6) return;
       video.playbackRate = session.allowedRate;
-      setStatus("播放速度固定为 " + session.allowedRate + " 倍速；倍速播放不计学时。");
+      setNotice("播放速度固定为 " + session.allowedRate + " 倍速；倍速播放不计学时。");
     });
 
     video.addEventListener("volumechange", function () {
@@ -574,7 +583,7 @@
         }
       }
       showNotices(ack.notices, interval.message);
-      if (!ack.check && !check.current && !video.paused) setStatus("计时中。");
+      if (!ack.check && !check.current && !video.paused && now() >= noticeUntil) setStatus("计时中。");
       showCheck(ack.check);
     }
 

@@ -37,6 +37,11 @@ class Viewer:
 class TrackingNamespace(Namespace):
     """Open playbacks, take heartbeats, answer attention checks and close, for authenticated learners."""
 
+    # The events that act on the viewer fixed at connect (see trigger_event), by the service rule each runs.
+    _VIEWER_EVENTS: dict[str, Callable[[int, object], service.Reply]] = {
+        "heartbeat": service.heartbeat, "check_answer": service.answer_check, "close": service.close_session,
+    }
+
     def __init__(self, namespace: str = TRACKING_NAMESPACE):
         super().__init__(namespace)
         self._viewers: dict[str, Viewer] = {}
@@ -69,22 +74,41 @@ class TrackingNamespace(Namespace):
                                         user_agent=viewer.user_agent, device=data.get("device"),
                                         resume_sid=data.get("resume_sid"))
 
-        return self._answer(run)
+        return self._answer(request.sid, run)
 
     def on_heartbeat(self, data=None):
         """Take a heartbeat: {sid, token, position_s, playing, hints?}."""
-        return self._answer(lambda viewer: service.heartbeat(viewer.user_id, data))
+        return self._answer(request.sid, lambda viewer: service.heartbeat(viewer.user_id, data))
 
     def on_check_answer(self, data=None):
         """Answer the attention check: {sid, check_id, answer}."""
-        return self._answer(lambda viewer: service.answer_check(viewer.user_id, data))
+        return self._answer(request.sid, lambda viewer: service.answer_check(viewer.user_id, data))
 
     def on_close(self, data=None):
         """End a playback: {sid}."""
-        return self._answer(lambda viewer: service.close_session(viewer.user_id, data))
+        return self._answer(request.sid, lambda viewer: service.close_session(viewer.user_id, data))
 
-    def _answer(self, run: Callable[[Viewer], service.Reply]) -> dict:
-        viewer = self._viewers.get(request.sid)
+    def trigger_event(self, event, *args):
+        """Dispatch an event; heartbeats, answers and closes run in an app context only, not a request context.
+
+        These events need the app (settings, Redis, the database) and the viewer fixed at connect, never the HTTP
+        request. For every event Flask-SocketIO would build a Flask request context from the connection's saved
+        environ (parse its headers, match its URL against every route, set up the signed-cookie session), which
+        cost about as much CPU as judging the heartbeat. Connect, open and disconnect keep the usual path: they
+        read the request and the logged-in user.
+        """
+        judge = self._VIEWER_EVENTS.get(event)
+        if judge is None or len(args) != 2:  # other events, and malformed calls, go the usual way
+            return super().trigger_event(event, *args)
+        sid, data = args
+        environ = self.server.get_environ(sid, namespace=self.namespace)
+        if not environ:
+            return "", 400  # as Flask-SocketIO answers an event of a connection it does not know
+        with environ["flask.app"].app_context():
+            return self._answer(sid, lambda viewer: judge(viewer.user_id, data))
+
+    def _answer(self, connection_sid: str, run: Callable[[Viewer], service.Reply]) -> dict:
+        viewer = self._viewers.get(connection_sid)
         if viewer is None:
             return _error("unauthenticated", "连接未登录或已失效，请刷新页面后重新登录。")
         try:

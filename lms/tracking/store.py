@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.commands.core import Script
 
 LUA_DIR = Path(__file__).with_name("lua")
 DIRTY_KEY = "trk:dirty"
@@ -31,6 +34,9 @@ FLUSHING_KEY = "trk:dirty:flushing"
 LIVE_KEY = "trk:live"
 _SCRIPTS_WITH_HELPERS = ("open", "heartbeat", "answer", "close")
 _PLAIN_SCRIPTS = ("snapshot", "take_dirty", "trim_trace")
+# Where a judging script starts after the helpers: its settings (CFG) are written in just before this line.
+_SETTINGS_MARK = "-- settings: CFG\n"
+_LUA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Turn the check just issued into a question from the course's bank: its answer replaces the displayed code,
 # unless the check was answered or replaced meanwhile. KEYS: 1 the person's chk hash, 2 the question key.
 _ASK_QUESTION = """
@@ -59,6 +65,36 @@ def _source(name: str) -> str:
     if name in _SCRIPTS_WITH_HELPERS:
         text = (LUA_DIR / "common.lua").read_text(encoding="utf-8") + "\n" + text
     return text
+
+
+@functools.cache
+def _source_with_settings(name: str, cfg: str) -> str:
+    """Return a judging script with the settings written into it as a Lua table (``CFG``).
+
+    Sending the settings' JSON with every call and decoding it in Lua cost a noticeable share of a heartbeat; a
+    script per settings version costs nothing per call. ``common.lua`` declares ``CFG``, the script reads it.
+    """
+    helpers, mark, script = _source(name).partition(_SETTINGS_MARK)
+    if not mark:
+        raise ValueError(f"lua/{name}.lua has no line {_SETTINGS_MARK.strip()!r}")
+    return f"{helpers}CFG = {_lua_value(json.loads(cfg))}\n{script}"
+
+
+def _lua_value(value) -> str:
+    """Write the settings (names, numbers, lists and tables of them) as a Lua constructor."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"tracking setting {value!r} is not a finite number")
+        return repr(value)
+    if isinstance(value, list):
+        return "{" + ", ".join(_lua_value(v) for v in value) + "}"
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) and _LUA_NAME.fullmatch(k) for k in value):
+            raise ValueError(f"tracking setting names must be plain names: {sorted(value)}")
+        return "{" + ", ".join(f'["{k}"] = {_lua_value(v)}' for k, v in value.items()) + "}"
+    raise ValueError(f"tracking setting {value!r} cannot be written for the scripts")
 
 
 @dataclass(frozen=True)
@@ -107,9 +143,10 @@ class TrackingStore:
     def __init__(self, client: redis.Redis, clock: Callable[[], int] | None = None):
         self.redis = client
         self.clock = clock
-        self._scripts = {name: client.register_script(_source(name))
-                         for name in _SCRIPTS_WITH_HELPERS + _PLAIN_SCRIPTS}
+        self._scripts = {name: client.register_script(_source(name)) for name in _PLAIN_SCRIPTS}
         self._scripts["ask_question"] = client.register_script(_ASK_QUESTION)
+        # The judging scripts, one per (name, settings JSON): settings change rarely (tests, a redeploy).
+        self._judges: dict[tuple[str, str], Script] = {}
 
     def _now_arg(self) -> str:
         return "" if self.clock is None else str(int(self.clock()))
@@ -121,15 +158,18 @@ class TrackingStore:
         seconds, micros = self.redis.time()
         return seconds * 1000 + micros // 1000
 
-    def _run(self, name: str, keys: list[str], args: list) -> dict:
-        return json.loads(self._scripts[name](keys=keys, args=args))
+    def _run(self, name: str, cfg: str, keys: list[str], args: list) -> dict:
+        script = self._judges.get((name, cfg))
+        if script is None:
+            script = self._judges[(name, cfg)] = self.redis.register_script(_source_with_settings(name, cfg))
+        return json.loads(script(keys=keys, args=args))
 
     def open(self, cfg: str, *, user_id: int, sid: str, token: str, courseware_id: int, duration_ms: int,
              required_watch_ms: int, required_coverage_s: int, seed: ProgressSeed, ip: str, user_agent: str,
              device: str, automation: bool, resume_sid: str, draw_ms: int) -> dict:
         """Open (or resume) a playback and supersede the person's previous one; return the script's answer."""
-        return self._run("open", [session_key(user_id, sid), f"trk:ip:{ip}", f"trk:dev:{device}"], [
-            cfg, self._now_arg(), user_id, person_prefix(user_id), sid, token, courseware_id, duration_ms,
+        return self._run("open", cfg, [session_key(user_id, sid), f"trk:ip:{ip}", f"trk:dev:{device}"], [
+            self._now_arg(), user_id, person_prefix(user_id), sid, token, courseware_id, duration_ms,
             required_watch_ms, required_coverage_s, seed.furthest_ms, seed.resume_ms, seed.watch_ms,
             seed.coverage_bitmap, int(seed.completed), ip, user_agent, device, int(automation), resume_sid, draw_ms,
         ])
@@ -137,22 +177,22 @@ class TrackingStore:
     def heartbeat(self, cfg: str, *, user_id: int, sid: str, token: str, next_token: str, position_ms: int,
                   playing: bool, hints: dict, draw_ms: int, check_code: str, check_id: str) -> dict:
         """Judge one heartbeat; return the script's answer (status, credit, reason, totals, check)."""
-        return self._run("heartbeat", [session_key(user_id, sid)], [
-            cfg, self._now_arg(), user_id, person_prefix(user_id), sid, token, next_token, position_ms,
+        return self._run("heartbeat", cfg, [session_key(user_id, sid)], [
+            self._now_arg(), user_id, person_prefix(user_id), sid, token, next_token, position_ms,
             int(playing), json.dumps(hints), draw_ms, check_code, check_id,
         ])
 
     def answer(self, cfg: str, *, user_id: int, sid: str, check_id: str, answer: str, draw_ms: int) -> dict:
         """Answer the pending attention check; return passed / wrong / expired / no_check with the totals."""
-        return self._run("answer", [session_key(user_id, sid)], [
-            cfg, self._now_arg(), user_id, person_prefix(user_id), sid, check_id, answer, draw_ms,
+        return self._run("answer", cfg, [session_key(user_id, sid)], [
+            self._now_arg(), user_id, person_prefix(user_id), sid, check_id, answer, draw_ms,
         ])
 
     def close(self, cfg: str, *, user_id: int, sid: str, reason: str = "closed", idle_ms: int = 0, draw_ms: int,
               check_code: str, check_id: str) -> dict:
         """End a playback (closed by the page, or idle); return the script's answer."""
-        return self._run("close", [session_key(user_id, sid)], [
-            cfg, self._now_arg(), user_id, person_prefix(user_id), sid, reason, idle_ms, draw_ms, check_code,
+        return self._run("close", cfg, [session_key(user_id, sid)], [
+            self._now_arg(), user_id, person_prefix(user_id), sid, reason, idle_ms, draw_ms, check_code,
             check_id,
         ])
 

@@ -1,14 +1,14 @@
 -- Answer the person's pending attention check: right confirms the pool, wrong or late voids it (invariant 7).
 -- KEYS: 1 the session hash
--- ARGV: 1 cfg, 2 now|'', 3 uid, 4 prefix, 5 sid, 6 check id, 7 answer (normalised by the server), 8 draw ms
-CFG = cjson.decode(ARGV[1])
-NOW = clock(ARGV[2])
-UID = ARGV[3]
-P = ARGV[4]
-local sid, draw = ARGV[5], ARGV[8]
+-- ARGV: 1 now|'', 2 uid, 3 prefix, 4 sid, 5 check id, 6 answer (normalised by the server), 7 draw ms
+-- settings: CFG
+NOW = clock(ARGV[1])
+UID = ARGV[2]
+P = ARGV[3]
+local sid, draw = ARGV[4], ARGV[7]
 
 local chk = hgetall(P .. 'chk')
-if not pending(chk) or chk.id ~= ARGV[6] or chk.sid ~= sid or redis.call('EXISTS', KEYS[1]) == 0 then
+if not pending(chk) or chk.id ~= ARGV[5] or chk.sid ~= sid or redis.call('EXISTS', KEYS[1]) == 0 then
   return cjson.encode({status = 'no_check'})
 end
 if NOW > num(chk.deadline_ms) then
@@ -22,7 +22,7 @@ local latency = NOW - num(chk.issued_ms)
 local kind = chk.pending
 local out
 redis.call('HSET', P .. 'chk', 'pending', '', 'left_ms', draw, 'last_pass_ms', int(NOW))
-if ARGV[7] == chk.code then
+if ARGV[6] == chk.code then
   local confirmed = settle_pool(true, nil)
   add_event(sid, 'check_passed', {id = chk.id, kind = kind, latency_ms = latency, confirmed_ms = confirmed})
   if latency < CFG.min_answer_ms then

@@ -1,12 +1,12 @@
 -- End a playback: closed by its page, or found idle by the sweeper. A blocking check left waiting is missed;
 -- time still pending since the last check is offered a closing check, else it waits for the next passed one.
 -- KEYS: 1 the session hash
--- ARGV: 1 cfg, 2 now|'', 3 uid, 4 prefix, 5 sid, 6 reason closed|idle, 7 idle ms, 8 draw ms, 9 check code, 10 check id
-CFG = cjson.decode(ARGV[1])
-NOW = clock(ARGV[2])
-UID = ARGV[3]
-P = ARGV[4]
-local sid, reason = ARGV[5], ARGV[6]
+-- ARGV: 1 now|'', 2 uid, 3 prefix, 4 sid, 5 reason closed|idle, 6 idle ms, 7 draw ms, 8 check code, 9 check id
+-- settings: CFG
+NOW = clock(ARGV[1])
+UID = ARGV[2]
+P = ARGV[3]
+local sid, reason = ARGV[4], ARGV[5]
 
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('ZREM', 'trk:live', UID .. ':' .. sid)
@@ -17,19 +17,19 @@ if h.state ~= 'open' then
   redis.call('ZREM', 'trk:live', UID .. ':' .. sid)
   return cjson.encode({status = 'ended', reason = h.end_reason})
 end
-if reason == 'idle' and NOW - num(h.last_hb_ms) < num(ARGV[7]) then
+if reason == 'idle' and NOW - num(h.last_hb_ms) < num(ARGV[6]) then
   return cjson.encode({status = 'active'})
 end
 
 local missed = 0
 local chk = hgetall(P .. 'chk')
 if chk.pending == 'play' and chk.sid == sid then
-  missed = expire_check(chk, ARGV[8])
+  missed = expire_check(chk, ARGV[7])
 end
-end_session(sid, 'closed', reason, nil, ARGV[8])
+end_session(sid, 'closed', reason, nil, ARGV[7])
 chk = hgetall(P .. 'chk')
 if reason == 'closed' and not pending(chk) and redis.call('SCARD', P .. 'pool') > 0 then
-  issue_check(sid, 'close', ARGV[9], ARGV[10])
+  issue_check(sid, 'close', ARGV[8], ARGV[9])
 end
 local out = totals(sid)
 out.status, out.voided_ms, out.check = 'closed', missed, check_view(sid)

@@ -1,4 +1,5 @@
--- Helpers shared by every tracking script: store.py prepends this file to each script before loading it.
+-- Helpers shared by every tracking script: store.py prepends this file to each script before loading it, and
+-- writes the settings in as a Lua table (CFG) where the script says "-- settings: CFG".
 --
 -- Times and media positions are integer milliseconds. Lua 5.1 numbers are doubles, exact for such values,
 -- but Redis wants integers written without an exponent or a fraction, so every integer goes out through int().

@@ -1,13 +1,13 @@
 -- Judge one heartbeat atomically: token, flood, gap, verified position, playback rate, overlap with the person's
 -- other playbacks, the daily cap, attention checks; credit the interval or explain why not; issue the next token.
 -- KEYS: 1 the session hash
--- ARGV: 1 cfg, 2 now|'', 3 uid, 4 prefix, 5 sid, 6 token, 7 next token, 8 position ms, 9 playing 0|1,
---       10 hints (JSON object), 11 draw ms (next check countdown), 12 check code, 13 check id
-CFG = cjson.decode(ARGV[1])
-NOW = clock(ARGV[2])
-UID = ARGV[3]
-P = ARGV[4]
-local sid, sk = ARGV[5], KEYS[1]
+-- ARGV: 1 now|'', 2 uid, 3 prefix, 4 sid, 5 token, 6 next token, 7 position ms, 8 playing 0|1,
+--       9 hints (JSON object), 10 draw ms (next check countdown), 11 check code, 12 check id
+-- settings: CFG
+NOW = clock(ARGV[1])
+UID = ARGV[2]
+P = ARGV[3]
+local sid, sk = ARGV[4], KEYS[1]
 
 if redis.call('EXISTS', sk) == 0 then
   return cjson.encode({status = 'no_session'})
@@ -22,7 +22,7 @@ if h.state ~= 'open' then
   return cjson.encode({status = 'ended', reason = h.end_reason})
 end
 -- Invariant 6: only the token issued with the previous acknowledgement; nothing else changes.
-if ARGV[6] ~= h.token then
+if ARGV[5] ~= h.token then
   add_event(sid, 'bad_token', {})
   touch(sid)
   return cjson.encode({status = 'bad_token'})
@@ -35,8 +35,8 @@ if dt < CFG.min_interval_ms then
   return cjson.encode({status = 'too_soon', retry_in_ms = CFG.min_interval_ms - dt})
 end
 
-local hints = cjson.decode(ARGV[10])
-local playing, draw = ARGV[9] == '1', ARGV[11]
+local hints = cjson.decode(ARGV[9])
+local playing, draw = ARGV[8] == '1', ARGV[10]
 local voided, voided_reason = 0, nil
 local chk = hgetall(P .. 'chk')
 if pending(chk) and NOW > num(chk.deadline_ms) then
@@ -50,7 +50,7 @@ end
 local ck = P .. 'cw:' .. h.cw
 local furthest = num(redis.call('HGET', ck, 'furthest_ms'))
 local pos0 = num(h.pos_ms)
-local pos1 = math.min(math.max(math.floor(num(ARGV[8])), 0), num(h.dur_ms))
+local pos1 = math.min(math.max(math.floor(num(ARGV[7])), 0), num(h.dur_ms))
 local adv = pos1 - pos0
 local tol = CFG.pos_tol_ms
 local expected = dt * CFG.rate
@@ -165,7 +165,7 @@ if credit > 0 then
   -- Invariant 7: the countdown runs on credited time of the person, so reopening a page cannot reset it.
   local left = redis.call('HINCRBY', P .. 'chk', 'left_ms', int(-credit))
   if left <= 0 and chk.pending ~= 'play' then
-    issue_check(sid, 'play', ARGV[12], ARGV[13])
+    issue_check(sid, 'play', ARGV[11], ARGV[12])
     chk = hgetall(P .. 'chk')
   end
 end
@@ -180,7 +180,7 @@ end
 
 -- At the end of the media, offer a check that confirms the time since the last one.
 if pos1 >= num(h.dur_ms) - CFG.end_tol_ms and not pending(chk) and redis.call('SCARD', P .. 'pool') > 0 then
-  issue_check(sid, 'end', ARGV[12], ARGV[13])
+  issue_check(sid, 'end', ARGV[11], ARGV[12])
 end
 
 -- Evidence from the cadence and from the client's hints (never credited, only recorded).
@@ -227,7 +227,7 @@ if reason == 'rate' then
 elseif verified then
   lead = '0'
 end
-redis.call('HSET', sk, 'token', ARGV[7], 'last_hb_ms', int(NOW), 'pos_ms', int(pos1), 'playing', playing and '1' or '0',
+redis.call('HSET', sk, 'token', ARGV[6], 'last_hb_ms', int(NOW), 'pos_ms', int(pos1), 'playing', playing and '1' or '0',
   'drift_ms', string.format('%.3f', drift), 'lead', lead)
 redis.call('HINCRBY', sk, 'hb_n', 1)
 touch(sid)
@@ -244,7 +244,7 @@ if not out.completed and out.watch_ms >= out.required_watch_ms and out.coverage_
   redis.call('HSET', ck, 'completed', '1')
   just_met = true
 end
-out.status, out.token, out.credit_ms, out.dt_ms, out.reason = 'ok', ARGV[7], credit, dt, reason
+out.status, out.token, out.credit_ms, out.dt_ms, out.reason = 'ok', ARGV[6], credit, dt, reason
 out.credit_from_ms, out.run_from_ms, out.position_ms = credit_from, run_from ~= '' and num(run_from) or nil, pos1
 out.voided_ms, out.voided_reason, out.today_ms, out.check, out.just_met = voided, voided_reason, today,
   check_view(sid), just_met

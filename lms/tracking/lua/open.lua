@@ -1,13 +1,13 @@
 -- Open a playback, or resume one after a reconnect; the person's previous playback, if any, is superseded.
 -- KEYS: 1 the new session hash, 2 the address's account set, 3 the device's account set
--- ARGV: 1 cfg, 2 now|'', 3 uid, 4 prefix, 5 new sid, 6 token, 7 courseware id, 8 duration ms, 9 required watch ms,
---       10 required coverage s, 11 seed furthest ms, 12 seed resume ms, 13 seed watch ms, 14 seed coverage bitmap,
---       15 seed completed 0|1, 16 ip, 17 user agent, 18 device id|'', 19 automation 0|1, 20 resume sid|'', 21 draw ms
-CFG = cjson.decode(ARGV[1])
-NOW = clock(ARGV[2])
-UID = ARGV[3]
-P = ARGV[4]
-local cw, draw = ARGV[7], ARGV[21]
+-- ARGV: 1 now|'', 2 uid, 3 prefix, 4 new sid, 5 token, 6 courseware id, 7 duration ms, 8 required watch ms,
+--       9 required coverage s, 10 seed furthest ms, 11 seed resume ms, 12 seed watch ms, 13 seed coverage bitmap,
+--       14 seed completed 0|1, 15 ip, 16 user agent, 17 device id|'', 18 automation 0|1, 19 resume sid|'', 20 draw ms
+-- settings: CFG
+NOW = clock(ARGV[1])
+UID = ARGV[2]
+P = ARGV[3]
+local cw, draw = ARGV[6], ARGV[20]
 
 local opens = P .. 'opens:' .. int(NOW / 60000)
 if redis.call('INCR', opens) > CFG.opens_per_min then
@@ -19,18 +19,18 @@ redis.call('PEXPIRE', opens, 120000)
 -- The person's progress on this courseware, seeded from the database when Redis no longer has it.
 local ck = P .. 'cw:' .. cw
 if redis.call('EXISTS', ck) == 0 then
-  redis.call('HSET', ck, 'furthest_ms', ARGV[11], 'resume_ms', ARGV[12], 'watch_ms', ARGV[13], 'completed', ARGV[15])
+  redis.call('HSET', ck, 'furthest_ms', ARGV[10], 'resume_ms', ARGV[11], 'watch_ms', ARGV[12], 'completed', ARGV[14])
   redis.call('DEL', P .. 'cov:' .. cw)
-  if ARGV[14] ~= '' then
-    redis.call('SET', P .. 'cov:' .. cw, ARGV[14])
+  if ARGV[13] ~= '' then
+    redis.call('SET', P .. 'cov:' .. cw, ARGV[13])
   end
 end
 
-local sid, resumed = ARGV[5], false
-if ARGV[20] ~= '' then
-  local r = redis.call('HMGET', skey(ARGV[20]), 'state', 'cw')
+local sid, resumed = ARGV[4], false
+if ARGV[19] ~= '' then
+  local r = redis.call('HMGET', skey(ARGV[19]), 'state', 'cw')
   if (r[1] == 'open' or r[1] == 'superseded') and r[2] == cw then
-    sid, resumed = ARGV[20], true
+    sid, resumed = ARGV[19], true
   end
 end
 local sk = skey(sid)
@@ -51,20 +51,20 @@ end
 
 if resumed then
   -- last_hb_ms and pos_ms stay: the next heartbeat is judged against the last accepted one (gap rule).
-  redis.call('HSET', sk, 'state', 'open', 'token', ARGV[6], 'end_reason', '', 'ended_ms', '', 'superseded_by', '')
+  redis.call('HSET', sk, 'state', 'open', 'token', ARGV[5], 'end_reason', '', 'ended_ms', '', 'superseded_by', '')
   add_event(sid, 'resumed', {})
 else
   local resume = num(redis.call('HGET', ck, 'resume_ms'))
-  redis.call('HSET', sk, 'uid', UID, 'cw', cw, 'dur_ms', ARGV[8], 'req_watch_ms', ARGV[9], 'req_cov_s', ARGV[10],
-    'state', 'open', 'token', ARGV[6], 'started_ms', int(NOW), 'last_hb_ms', int(NOW), 'pos_ms', int(resume),
+  redis.call('HSET', sk, 'uid', UID, 'cw', cw, 'dur_ms', ARGV[7], 'req_watch_ms', ARGV[8], 'req_cov_s', ARGV[9],
+    'state', 'open', 'token', ARGV[5], 'started_ms', int(NOW), 'last_hb_ms', int(NOW), 'pos_ms', int(resume),
     'playing', '0', 'credited_ms', '0', 'prov_ms', '0', 'voided_ms', '0', 'furthest_ms', '0', 'drift_ms', '0',
-    'hb_n', '0', 'tr_n', '0', 'risk', '0', 'held', '0', 'ip', ARGV[16], 'ua', ARGV[17], 'dev', ARGV[18])
+    'hb_n', '0', 'tr_n', '0', 'risk', '0', 'held', '0', 'ip', ARGV[15], 'ua', ARGV[16], 'dev', ARGV[17])
   add_event(sid, 'opened', {resume_ms = resume})
 end
 if concurrent then
   add_event(sid, 'concurrent', {other = concurrent})
 end
-if ARGV[19] == '1' and redis.call('HSETNX', sk, 'auto_flag', '1') == 1 then
+if ARGV[18] == '1' and redis.call('HSETNX', sk, 'auto_flag', '1') == 1 then
   add_event(sid, 'automation', {source = 'user_agent'})
 end
 
@@ -78,13 +78,13 @@ local function shared(key, member_limit, etype, what)
   redis.call('PEXPIRE', key, CFG.addr_window_ms)
   local n = redis.call('ZCARD', key)
   if n > member_limit then
-    add_event(sid, etype, {accounts = n, [what] = ARGV[what == 'ip' and 16 or 18]})
+    add_event(sid, etype, {accounts = n, [what] = ARGV[what == 'ip' and 15 or 17]})
   end
 end
-if ARGV[16] ~= '' then
+if ARGV[15] ~= '' then
   shared(KEYS[2], CFG.addr_max_accounts, 'shared_address', 'ip')
 end
-if ARGV[18] ~= '' then
+if ARGV[17] ~= '' then
   shared(KEYS[3], CFG.device_max_accounts, 'shared_device', 'device')
 end
 
@@ -94,6 +94,6 @@ expire_session(sid, CFG.session_ttl_ms)
 expire_person(cw)
 
 local out = totals(sid)
-out.status, out.sid, out.token, out.resumed, out.check = 'ok', sid, ARGV[6], resumed, check_view(sid)
+out.status, out.sid, out.token, out.resumed, out.check = 'ok', sid, ARGV[5], resumed, check_view(sid)
 out.superseded = superseded
 return cjson.encode(out)

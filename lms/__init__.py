@@ -72,6 +72,7 @@ def _flask_settings(config: Config) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         "JSON_AS_ASCII": False,
         "LMS_CERTIFICATE_FONT": config.certificate_font,
+        "LMS_CERTIFICATE_KEY": config.certificate_key,
         "LMS_VERIFY_RATE_LIMIT": config.verify_rate_limit,
         "LMS_DECLARATIONS": {"evidence_max_bytes": config.evidence_max_bytes,
                              "evidence_max_files": config.evidence_max_files},

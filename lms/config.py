@@ -48,6 +48,7 @@ KNOWN_KEYS = {
     "LMS_MEDIA_MAX_SECONDS",
     "LMS_UPLOAD_MAX_BYTES",
     "LMS_CERTIFICATE_FONT",
+    "LMS_CERTIFICATE_KEY",
     "LMS_VERIFY_RATE_LIMIT",
     "LMS_EVIDENCE_MAX_BYTES",
     "LMS_EVIDENCE_MAX_FILES",
@@ -130,6 +131,7 @@ class Config:
     upload_max_bytes: int = 20 * 1024**3
     tracking: dict = field(default_factory=dict)  # TrackingSettings overrides from LMS_TRACKING_<NAME>
     certificate_font: str = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+    certificate_key: str | None = None  # signs verification codes; None: derived from secret_key
     verify_rate_limit: str = "30 per minute"
     evidence_max_bytes: int = 10 * 1024**2
     evidence_max_files: int = 5
@@ -223,6 +225,7 @@ class Config:
             upload_max_bytes=_int(env, "LMS_UPLOAD_MAX_BYTES", 20 * 1024**3, 1024**2, 100 * 1024**3),
             tracking=_tracking(env),
             certificate_font=env.get("LMS_CERTIFICATE_FONT") or "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+            certificate_key=_certificate_key(env),
             verify_rate_limit=_rate_limit(env, "LMS_VERIFY_RATE_LIMIT", "30 per minute"),
             evidence_max_bytes=_int(env, "LMS_EVIDENCE_MAX_BYTES", 10 * 1024**2, 64 * 1024, 1024**3),
             evidence_max_files=_int(env, "LMS_EVIDENCE_MAX_FILES", 5, 1, 50),
@@ -240,6 +243,16 @@ def _ladder(env: dict) -> tuple[int, ...]:
     if not heights or any(h < 144 or h > 2160 or h % 2 for h in heights):
         raise ConfigError(f"LMS_HLS_LADDER={raw!r} 无效：每个高度应为 144–2160 之间的偶数。")
     return heights
+
+
+def _certificate_key(env: dict) -> str | None:
+    # Separate from the session secret so that rotating LMS_SECRET_KEY (e.g. after a leak) does not make every
+    # issued certificate fail verification; it must itself stay the same for as long as certificates are valid.
+    value = (env.get("LMS_CERTIFICATE_KEY") or "").strip()
+    if value and len(value) < 32:
+        raise ConfigError("LMS_CERTIFICATE_KEY 太短：至少 32 个字符（可用 python -c 'import secrets; "
+                          "print(secrets.token_hex(32))' 生成）。")
+    return value or None
 
 
 def _rate_limit(env: dict, key: str, default: str) -> str:

@@ -1,9 +1,10 @@
 """Issuing yearly certificates, checking them, and who may see which.
 
 A certificate is issued once the year's requirement is met (学时管理办法第四条), read from the ledger through
-``lms.ledger.service.year_summary``. Its verification code is an HMAC (keyed with the app's SECRET_KEY) over the
-certificate's own fields, so verification recomputes it from the stored row: an unknown code, a code with a
-character changed, or a row whose hours were edited after issue all fail. A year voided under 第二十一条 revokes it.
+``lms.ledger.service.year_summary``. Its verification code is an HMAC (keyed with LMS_CERTIFICATE_KEY, or else
+derived from the app's SECRET_KEY) over the certificate's own fields, so verification recomputes it from the stored
+row: an unknown code, a code with a character changed, or a row whose hours were edited after issue all fail. A year
+voided under 第二十一条 revokes it.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ def _hours(value) -> str:
 
 
 def signature_code(certificate: Certificate) -> str:
-    """Return the verification code of a certificate's fields: HMAC-SHA256 keyed with SECRET_KEY, base32."""
-    key = hashlib.sha256(b"lms.certificate\x00" + current_app.config["SECRET_KEY"].encode()).digest()
+    """Return the verification code of a certificate's fields: HMAC-SHA256 keyed with the certificate key, base32."""
+    secret = current_app.config.get("LMS_CERTIFICATE_KEY") or current_app.config["SECRET_KEY"]
+    key = hashlib.sha256(b"lms.certificate\x00" + secret.encode()).digest()
     digest = hmac.new(key, _signed_fields(certificate), hashlib.sha256).digest()
     return base64.b32encode(digest[:10]).decode().translate(_TO_CROCKFORD)[:CODE_LENGTH]
 

@@ -164,3 +164,14 @@ def test_lookup_is_for_unit_department_and_hr_admins_with_clear_input_errors(cli
     assert bad_year.status_code == 422 and "年度应为四位数字" in bad_year.get_data(as_text=True)
     wildcard = client.get("/certificates/lookup", query_string={"q": "%"}).get_data(as_text=True)
     assert "data-certificate=" not in wildcard  # % is a character to match, not a wildcard
+
+
+def test_with_a_certificate_key_the_session_secret_can_be_rotated_but_not_the_certificate_key(app, client, tree):
+    app.config["LMS_CERTIFICATE_KEY"] = "c" * 40
+    certificate = _issued(tree.learner_a)
+    app.config["SECRET_KEY"] = "a rotated session secret of at least 32 characters"
+    assert service.signature_code(certificate) == certificate.code
+    assert _verdict(client.get(f"/verify/{certificate.code}").get_data(as_text=True)) == "genuine"
+    app.config["LMS_CERTIFICATE_KEY"] = "d" * 40
+    assert service.signature_code(certificate) != certificate.code
+    assert _verdict(client.get(f"/verify/{certificate.code}").get_data(as_text=True)) == "not_genuine"

@@ -60,3 +60,11 @@ def test_certificate_and_evidence_settings_come_from_the_environment(tmp_path):
         Config.from_env({"LMS_DATA_DIR": str(tmp_path), "LMS_VERIFY_RATE_LIMIT": "often"})
     with pytest.raises(ConfigError, match="LMS_EVIDENCE_MAX_FILES"):
         Config.from_env({"LMS_DATA_DIR": str(tmp_path), "LMS_EVIDENCE_MAX_FILES": "0"})
+
+
+def test_the_certificate_key_is_optional_but_never_short(tmp_path):
+    assert Config.from_env({"LMS_DATA_DIR": str(tmp_path)}).certificate_key is None
+    key = "k" * 32
+    assert Config.from_env({"LMS_DATA_DIR": str(tmp_path), "LMS_CERTIFICATE_KEY": key}).certificate_key == key
+    with pytest.raises(ConfigError, match="LMS_CERTIFICATE_KEY"):
+        Config.from_env({"LMS_DATA_DIR": str(tmp_path), "LMS_CERTIFICATE_KEY": "short"})

@@ -24,11 +24,12 @@ from sqlalchemy.exc import IntegrityError
 from lms.accounts.models import Role, User
 from lms.certificates.models import Certificate
 from lms.certificates.pdf import DEFAULT_FONT_PATH, PrintedCertificate, render_certificate
+from lms.core.clock import china_date
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.idcard import mask_id_number
 from lms.courses.models import Category
 from lms.extensions import db
-from lms.ledger.service import CHINA_TIME, china_today, is_year_voided, year_summary
+from lms.ledger.service import china_today, is_year_voided, year_summary
 from lms.orgs.models import Org, OrgKind
 from lms.rules import default_rule_sets
 
@@ -231,7 +232,7 @@ def verify_url(code: str) -> str:
 
 
 def issued_on(certificate: Certificate) -> dt.date:
-    return certificate.issued_at.replace(tzinfo=dt.UTC).astimezone(CHINA_TIME).date()
+    return china_date(certificate.issued_at)
 
 
 def basis_of(certificate: Certificate) -> str:

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from lms.accounts.models import Role, User
+from lms.core.clock import CHINA_TIME
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.validation import clean_text, collect, text_problem
@@ -35,7 +36,6 @@ DESCRIPTION_MAX = 2000
 COURSEWARE_TITLE_MAX = 100
 # The year a course counts for: the current year in China, one year either side (planning ahead, late entry).
 YEAR_SPAN = 1
-CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 HOURS_STEP = decimal.Decimal("0.1")
 CATALOGUE_PER_PAGE = 20
 CATALOGUE_MAX_PER_PAGE = 50

@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import User
+from lms.core import clock
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.validation import clean_text
@@ -52,7 +53,6 @@ SETTINGS = {
     "max_attempts": ("测验次数上限", 1, 20, 3),
     "wait_minutes": ("两次测验的间隔（分钟）", 0, 7 * 24 * 60, 0),
 }
-CHINA_TIME = dt.timezone(dt.timedelta(hours=8))
 NOT_WATCHED = "须先完成全部课件的观看要求，才能参加测验。"
 NOT_OPEN = "本课程的测验尚未开放。"
 
@@ -67,7 +67,7 @@ def now() -> dt.datetime:
 
 def china_time(moment: dt.datetime) -> str:
     """Format a naive UTC moment as Beijing time for messages."""
-    return moment.replace(tzinfo=dt.UTC).astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+    return clock.china_time(moment, "%Y-%m-%d %H:%M")
 
 
 # ------------------------------------------------------------------------------------------------ questions

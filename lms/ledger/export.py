@@ -14,8 +14,9 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from lms.accounts.models import User
+from lms.core.clock import china_date
 from lms.ledger.models import LedgerEntry, Purpose, SourceType
-from lms.ledger.service import CHINA_TIME, YearSummary
+from lms.ledger.service import YearSummary
 
 ENTRY_HEADERS = ("取得日期", "科目类别", "学时", "来源", "说明", "原因", "入账日期")
 TOTAL_HEADERS = ("科目", "已取得学时", "年度要求", "完成情况")
@@ -39,7 +40,7 @@ def entry_source(entry: LedgerEntry) -> EntrySource:
 
 
 def posted_on(entry: LedgerEntry) -> dt.date:
-    return entry.posted_at.replace(tzinfo=dt.UTC).astimezone(CHINA_TIME).date()
+    return china_date(entry.posted_at)
 
 
 def _text(cell, value: str) -> None:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import User
+from lms.core.clock import CHINA_TIME
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput
 from lms.courses.models import Category, Course
@@ -37,7 +38,6 @@ from lms.rules import RuleSet, rule_set_for
 log = logging.getLogger(__name__)
 
 DEFAULT_REGION = "hubei"
-CHINA_TIME = dt.timezone(dt.timedelta(hours=8))
 ZERO = Decimal("0.0")
 
 

@@ -5,12 +5,9 @@ The event types and value keys are those of ``docs/tracking-protocol.md`` §5 (w
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from lms.tracking.service import RISK_POLICY, format_duration
-
-CHINA_TIME = dt.timezone(dt.timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -178,9 +175,3 @@ def _format_value(value, how: str) -> str:
         return _SOURCES.get(str(value), str(value))
     return str(value)
 
-
-def china_time(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    """Show a stored (naive UTC) time in China Standard Time."""
-    if moment is None:
-        return ""
-    return moment.replace(tzinfo=dt.UTC).astimezone(CHINA_TIME).strftime(fmt)

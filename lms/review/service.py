@@ -17,13 +17,14 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from lms.accounts.models import Role, User
 from lms.accounts.service import parse_id_batch
+from lms.core.clock import CHINA_TIME, china_time
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Course, Courseware
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.orgs.models import Org
-from lms.review.evidence import CHINA_TIME, EVENT_KINDS, china_time, describe_values, event_kind, risk_points
+from lms.review.evidence import EVENT_KINDS, describe_values, event_kind, risk_points
 from lms.review.models import ReviewOutcome, SessionReviewDecision
 from lms.tracking import service as tracking
 from lms.tracking.models import CoursewareProgress, HoldState, PlaybackSession, PlaybackState

@@ -8,11 +8,12 @@ from flask_login import current_user
 from lms.accounts.forms import attach_errors
 from lms.accounts.models import Role
 from lms.core.auth import page_user
+from lms.core.clock import china_time
 from lms.core.errors import InvalidInput, ServiceError
 from lms.extensions import db
 from lms.review import service
 from lms.review.chart import chart_for
-from lms.review.evidence import EVENT_KINDS, LANES, china_time, mmss
+from lms.review.evidence import EVENT_KINDS, LANES, mmss
 from lms.review.forms import ReviewDecisionForm
 from lms.review.models import ReviewOutcome
 from lms.tracking.models import HoldState

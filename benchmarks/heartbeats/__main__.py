@@ -54,7 +54,7 @@ from benchmarks.heartbeats import post_app
 from lms.accounts.models import User
 from lms.extensions import db
 from tests.support import services
-from tests.support.tracking_client import ServerProcess, real_backend_app, seed_campus
+from tests.support.tracking_client import ServerProcess, real_backend_app, running_servers, seed_campus
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "heartbeats.md"
@@ -199,22 +199,6 @@ def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-@contextlib.contextmanager
-def two_servers(**kwargs):
-    servers = [ServerProcess(**kwargs) for _ in range(2)]
-    try:
-        for server in servers:
-            server.start(wait=False)
-        for server in servers:
-            server.wait_ready()
-        yield servers
-    finally:
-        for server in servers:
-            server.request_stop()
-        for server in servers:
-            server.cleanup()
 
 
 def measure_design(name: str, servers: list[ServerProcess], viewers: list[dict], courseware_id: int,
@@ -425,21 +409,21 @@ def main() -> None:
             designs = args.designs.split(",")
             print("heartbeats:", flush=True)
             if "tracking" in designs:
-                with two_servers(**common, tracking=TRACKING, gunicorn_args=SOCKETIO_ARGS) as servers:
+                with running_servers(2, **common, tracking=TRACKING, gunicorn_args=SOCKETIO_ARGS) as servers:
                     results["tracking"] = measure_design("tracking", servers, viewers, campus.courseware_id, args,
                                                          counters)
             if "echo" in designs:
-                with two_servers(**common, app="benchmarks.heartbeats.echo_app:create_app()",
+                with running_servers(2, **common, app="benchmarks.heartbeats.echo_app:create_app()",
                                  gunicorn_args=SOCKETIO_ARGS) as servers:
                     results["echo"] = measure_design("echo", servers, viewers, campus.courseware_id, args, counters)
             if "post" in designs:
-                with two_servers(**common, app="benchmarks.heartbeats.post_app:create_app()",
+                with running_servers(2, **common, app="benchmarks.heartbeats.post_app:create_app()",
                                  worker_class="gthread", gunicorn_args=("--threads", "16"),
                                  env={"BENCH_DATABASE_URL": postgres_url}) as servers:
                     results["post"] = measure_design("post", servers, viewers, campus.courseware_id, args, counters)
             if args.connections:
                 print(f"connections: up to {args.connections}", flush=True)
-                with two_servers(**common, tracking=TRACKING, gunicorn_args=SOCKETIO_ARGS) as servers:
+                with running_servers(2, **common, tracking=TRACKING, gunicorn_args=SOCKETIO_ARGS) as servers:
                     connections = hold_connections(servers, viewers, args)
                 print(f"  errors {connections['errors']} {connections['first_errors']}")
                 print(f"  opened {connections['opened']} in {connections['seconds']:.0f} s, server RSS "

@@ -141,21 +141,34 @@ def create():
     return redirect(url_for("declarations.detail", declaration_id=declaration.id))
 
 
-@bp.post("/declarations/<int:declaration_id>/resubmit")
-@page_user(Role.LEARNER)
-def resubmit(declaration_id: int):
-    """Add the evidence a reviewer asked for and send the declaration back to that reviewer."""
+def _change_on_detail_page(declaration_id: int, act):
+    """Run a change to one declaration and commit it; return (its result, None), or (None, the declaration's page
+    showing why it was refused). Nothing of a refused change is kept; an unknown or hidden declaration is a 404."""
     try:
-        uploads = _uploads()
-        declaration, keys = service.resubmit(current_user, declaration_id, uploads, request.form.get("note"))
-        _commit_or_unstore(keys)
+        result = act()
+        db.session.commit()
     except NotFound:
         db.session.rollback()
         raise
     except ServiceError as error:
         db.session.rollback()
         flash(error.message, "error")
-        return _render_detail(declaration_id, error.status)
+        return None, _render_detail(declaration_id, error.status)
+    return result, None
+
+
+@bp.post("/declarations/<int:declaration_id>/resubmit")
+@page_user(Role.LEARNER)
+def resubmit(declaration_id: int):
+    """Add the evidence a reviewer asked for and send the declaration back to that reviewer."""
+    def act():
+        declaration, keys = service.resubmit(current_user, declaration_id, _uploads(), request.form.get("note"))
+        _commit_or_unstore(keys)
+        return declaration
+
+    declaration, refused = _change_on_detail_page(declaration_id, act)
+    if refused:
+        return refused
     flash("已补充材料并重新提交。", "success")
     return redirect(url_for("declarations.detail", declaration_id=declaration.id))
 
@@ -277,16 +290,10 @@ def decide(declaration_id: int):
         flash("页面已过期，请刷新后重试。", "error")
         return redirect(url_for("declarations.detail", declaration_id=declaration_id))
     decision = request.form.get("decision", "")
-    try:
-        service.decide(current_user, declaration_id, decision, request.form.get("reason"))
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        raise
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return _render_detail(declaration_id, error.status)
+    _declaration, refused = _change_on_detail_page(declaration_id, lambda: service.decide(
+        current_user, declaration_id, decision, request.form.get("reason")))
+    if refused:
+        return refused
     flash(f"已{service.Decision.LABELS[decision]}。", "success")
     return redirect(url_for("declarations.detail", declaration_id=declaration_id))
 
@@ -298,16 +305,10 @@ def void(declaration_id: int):
     if not CsrfForm().validate_on_submit():
         flash("页面已过期，请刷新后重试。", "error")
         return redirect(url_for("declarations.detail", declaration_id=declaration_id))
-    try:
-        declaration = service.void(current_user, declaration_id, request.form.get("reason"))
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        raise
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return _render_detail(declaration_id, error.status)
+    declaration, refused = _change_on_detail_page(declaration_id, lambda: service.void(
+        current_user, declaration_id, request.form.get("reason")))
+    if refused:
+        return refused
     flash(f"已认定弄虚作假，{declaration.user.name} {declaration.year} 年度的学时已取消（学时管理办法第二十一条）。",
           "success")
     return redirect(url_for("declarations.detail", declaration_id=declaration_id))

@@ -31,4 +31,4 @@ ENV LMS_DATA_DIR=/var/lib/lms \
 USER lms
 EXPOSE 8000
 
-CMD ["gunicorn", "-k", "geventwebsocket.gunicorn.workers.GeventWebSocketWorker", "-w", "1", "--no-control-socket", "--worker-connections", "10000", "-b", "0.0.0.0:8000", "lms:create_app()"]
+CMD ["gunicorn", "-c", "python:lms.core.gunicorn_config", "-k", "geventwebsocket.gunicorn.workers.GeventWebSocketWorker", "-w", "1", "--no-control-socket", "--worker-connections", "10000", "-b", "0.0.0.0:8000", "lms:create_app()"]

@@ -196,7 +196,8 @@ class ServerProcess:
         """Start gunicorn on a free loopback port (in its own process group); wait for /healthz unless told not to."""
         self.port = free_port()
         self._log = open(self.log_path, "ab")
-        command = [sys.executable, "-m", "gunicorn", "-k", self.worker_class, "-w", str(self.workers),
+        command = [sys.executable, "-m", "gunicorn", "-c", "python:lms.core.gunicorn_config",
+                   "-k", self.worker_class, "-w", str(self.workers),
                    "--no-control-socket", "--graceful-timeout", "2", "--timeout", "60", "--log-level", "warning",
                    *self.gunicorn_args, "-b", f"127.0.0.1:{self.port}", self.app]
         self.process = subprocess.Popen(command, cwd=REPO, env=self.environment(), stdin=subprocess.DEVNULL,

@@ -366,14 +366,16 @@ def flush_sessions(keys: Iterable[tuple[int, str]]) -> FlushResult:
     result = FlushResult()
     if not keys:
         return result
-    store = get_store()
     rows = {row.public_id: row for row in db.session.scalars(
         sa.select(PlaybackSession).where(PlaybackSession.public_id.in_([sid for _, sid in keys])).with_for_update())}
     touched: dict[tuple[int, int], dict] = {}
     now = _utcnow()
-    for user_id, sid in keys:
+    # One Redis round trip for the whole batch: the flush runs inside a web process, between its heartbeats.
+    snapshots = get_store().snapshots([
+        (user_id, sid, rows[sid].event_count if sid in rows else 0, rows[sid].trace_points if sid in rows else 0)
+        for user_id, sid in keys])
+    for (user_id, sid), snap in zip(keys, snapshots, strict=True):
         row = rows.get(sid)
-        snap = store.snapshot(user_id, sid, row.event_count if row else 0, row.trace_points if row else 0)
         if snap is None or (row is not None and row.redis_version >= snap.version):
             continue
         f = snap.fields
@@ -411,8 +413,7 @@ def flush_sessions(keys: Iterable[tuple[int, str]]) -> FlushResult:
         row.flushed_at = now
         touched[(user_id, courseware_id)] = snap.progress
     db.session.flush()
-    result.progress = [recompute_progress(user_id, courseware_id, live=live)
-                       for (user_id, courseware_id), live in touched.items()]
+    result.progress = recompute_progress_of(touched)
     return result
 
 
@@ -422,16 +423,41 @@ def recompute_progress(user_id: int, courseware_id: int, live: dict | None = Non
     Held and voided sessions do not count; the review module calls this again after releasing or voiding one.
     ``live`` is the courseware's progress hash from Redis (furthest and resume positions).
     """
+    return recompute_progress_of({(user_id, courseware_id): live})[0]
+
+
+def recompute_progress_of(touched: dict[tuple[int, int], dict | None]) -> list[CoursewareProgress]:
+    """Recompute progress for many (user id, courseware id) pairs with two queries, not two per pair.
+
+    ``touched`` maps each pair to its live progress hash from Redis (or None); progress comes back in its order.
+    """
+    if not touched:
+        return []
     settings = tracking_settings()
-    courseware = db.session.get(Courseware, courseware_id)
-    sessions = db.session.scalars(sa.select(PlaybackSession).where(
-        PlaybackSession.user_id == user_id, PlaybackSession.courseware_id == courseware_id)).all()
+    user_ids = {user_id for user_id, _ in touched}
+    courseware_ids = {courseware_id for _, courseware_id in touched}
+    sessions: dict[tuple[int, int], list[PlaybackSession]] = {pair: [] for pair in touched}
+    for session in db.session.scalars(sa.select(PlaybackSession).where(
+            PlaybackSession.user_id.in_(user_ids), PlaybackSession.courseware_id.in_(courseware_ids))):
+        sessions.get((session.user_id, session.courseware_id), []).append(session)
+    existing = {(p.user_id, p.courseware_id): p for p in db.session.scalars(sa.select(CoursewareProgress).where(
+        CoursewareProgress.user_id.in_(user_ids), CoursewareProgress.courseware_id.in_(courseware_ids)))}
+    out = []
+    for (user_id, courseware_id), live in touched.items():
+        progress = existing.get((user_id, courseware_id))
+        if progress is None:
+            progress = CoursewareProgress(user_id=user_id, courseware_id=courseware_id)
+            db.session.add(progress)
+        _apply_progress(progress, db.session.get(Courseware, courseware_id), sessions[(user_id, courseware_id)],
+                        live, settings)
+        out.append(progress)
+    db.session.flush()
+    return out
+
+
+def _apply_progress(progress: CoursewareProgress, courseware: Courseware, sessions: list[PlaybackSession],
+                    live: dict | None, settings: TrackingSettings) -> None:
     counting = [s for s in sessions if s.hold_state in COUNTING_HOLD_STATES]
-    progress = db.session.scalar(sa.select(CoursewareProgress).where(
-        CoursewareProgress.user_id == user_id, CoursewareProgress.courseware_id == courseware_id))
-    if progress is None:
-        progress = CoursewareProgress(user_id=user_id, courseware_id=courseware_id)
-        db.session.add(progress)
     bitmap = or_bitmaps(s.coverage_bitmap for s in counting)
     progress.verified_watch_seconds = round(sum(s.credited_seconds for s in counting), 3)
     progress.held_seconds = round(sum(s.credited_seconds for s in sessions if s.hold_state == HoldState.HELD), 3)
@@ -453,8 +479,6 @@ def recompute_progress(user_id: int, courseware_id: int, live: dict | None = Non
         elif not met:
             progress.completed_at = None
     progress.updated_at = _utcnow()
-    db.session.flush()
-    return progress
 
 
 def or_bitmaps(bitmaps: Iterable[bytes | None]) -> bytes:

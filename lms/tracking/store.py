@@ -128,6 +128,13 @@ def _decode_hash(flat: list) -> dict[str, str]:
     return {k.decode(): v.decode("utf-8", "replace") for k, v in zip(it, it, strict=True)}
 
 
+def _snapshot(raw: list) -> Snapshot:
+    fields, coverage, events, trace, progress = raw
+    return Snapshot(fields=_decode_hash(fields), coverage_bitmap=bytes(coverage),
+                    new_events=[json.loads(e) for e in events], new_trace=[_trace_point(p) for p in trace],
+                    progress=_decode_hash(progress))
+
+
 def _trace_point(raw: bytes) -> list:
     t_ms, position_ms, credited_ms, reason = raw.decode().split(",", 3)
     return [int(t_ms), int(position_ms), int(credited_ms), reason or None]
@@ -210,14 +217,15 @@ class TrackingStore:
 
     def snapshot(self, user_id: int, sid: str, events_written: int, trace_written: int) -> Snapshot | None:
         """Read a session for the flush, or None when Redis no longer has it."""
-        raw = self._scripts["snapshot"](keys=[session_key(user_id, sid)],
-                                        args=[person_prefix(user_id), events_written, trace_written])
-        if raw is None:
-            return None
-        fields, coverage, events, trace, progress = raw
-        return Snapshot(fields=_decode_hash(fields), coverage_bitmap=bytes(coverage),
-                        new_events=[json.loads(e) for e in events], new_trace=[_trace_point(p) for p in trace],
-                        progress=_decode_hash(progress))
+        return self.snapshots([(user_id, sid, events_written, trace_written)])[0]
+
+    def snapshots(self, wanted: list[tuple[int, str, int, int]]) -> list[Snapshot | None]:
+        """Read sessions (user id, sid, events written, trace points written) in one pipelined round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for user_id, sid, events_written, trace_written in wanted:
+            self._scripts["snapshot"](keys=[session_key(user_id, sid)],
+                                      args=[person_prefix(user_id), events_written, trace_written], client=pipe)
+        return [None if raw is None else _snapshot(raw) for raw in (pipe.execute() if wanted else [])]
 
     def trim_traces(self, written: dict[tuple[int, str], int]) -> None:
         """Drop from Redis the trace points the database holds, per (user id, sid) → points written."""

@@ -91,6 +91,32 @@ def test_heartbeats_never_commit_and_reach_the_database_in_batches(clock, tree, 
     assert len(row.trace) == heartbeats
 
 
+def test_one_flush_of_many_learners_and_coursewares_keeps_each_progress_apart(clock, tree, courseware,
+                                                                               monkeypatch):
+    monkeypatch.setattr(tasks, "BATCH_SIZE", 2)  # three sessions: two batches, one pause between them
+    monkeypatch.setattr(tasks, "BATCH_PAUSE_S", 0.0)
+    other = make_ready_courseware(tree.base_a, [tree.learner_a], duration_s=300.0, labelled_hours="0.1")
+    watched = {(tree.learner_a, courseware): 120, (tree.learner_b, courseware): 60, (tree.learner_a, other): 200}
+    for (user, target), seconds in watched.items():
+        player = open_player(clock, user, target)
+        player.play(seconds, jitter=0.5)
+        # Closed and confirmed, but not written: the one flush below writes all three.
+        reply = service.close_session(player.user_id, {"sid": player.sid})
+        check = reply.ack["check"]
+        service.answer_check(player.user_id, {"sid": player.sid, "check_id": check["id"], "answer": check["code"]})
+    assert db.session.scalar(sa.select(sa.func.count(PlaybackSession.id))) == 0
+    with CommitCounter() as commits:
+        assert tasks.flush_dirty_sessions() == 3
+    assert commits.count == 2
+    for (user, target), seconds in watched.items():
+        progress = progress_row(user, target)
+        assert progress.verified_watch_seconds == seconds
+        assert progress.coverage_seconds == seconds
+        assert progress.completed_at is None
+        again = service.recompute_progress(user.id, target.id)  # one pair alone gives the same numbers
+        assert (again.verified_watch_seconds, again.coverage_seconds) == (seconds, seconds)
+
+
 def test_a_flush_is_idempotent_and_never_writes_an_older_snapshot(clock, tree, courseware):
     player = open_player(clock, tree.learner_a, courseware)
     player.play(20, jitter=0.5)

@@ -85,7 +85,10 @@ def get_store() -> TrackingStore:
     app = current_app._get_current_object()
     store = app.extensions.get("lms.tracking.store")
     if store is None:
-        store = app.extensions["lms.tracking.store"] = TrackingStore(app.extensions["lms.redis"])
+        # Under gevent a web process judges many heartbeats at once: their script calls share round trips.
+        config = app.extensions.get("lms.config")
+        store = app.extensions["lms.tracking.store"] = TrackingStore(
+            app.extensions["lms.redis"], batch_calls=config is not None and config.async_mode == "gevent")
     return store
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from lms.accounts.models import Role, User
 from lms.core.errors import InvalidInput, NotAllowed, NotFound, ServiceError
@@ -445,15 +446,20 @@ def recompute_progress_of(touched: dict[tuple[int, int], dict | None]) -> list[C
         sessions.get((session.user_id, session.courseware_id), []).append(session)
     existing = {(p.user_id, p.courseware_id): p for p in db.session.scalars(sa.select(CoursewareProgress).where(
         CoursewareProgress.user_id.in_(user_ids), CoursewareProgress.courseware_id.in_(courseware_ids)))}
+    coursewares = {c.id: c for c in db.session.scalars(sa.select(Courseware).where(
+        Courseware.id.in_(courseware_ids)).options(joinedload(Courseware.media)))}
     out = []
-    for (user_id, courseware_id), live in touched.items():
-        progress = existing.get((user_id, courseware_id))
-        if progress is None:
-            progress = CoursewareProgress(user_id=user_id, courseware_id=courseware_id)
-            db.session.add(progress)
-        _apply_progress(progress, db.session.get(Courseware, courseware_id), sessions[(user_id, courseware_id)],
-                        live, settings)
-        out.append(progress)
+    # Without autoflush, the rows changed here go out together at the end (one UPDATE for all of them), not
+    # one by one whenever the loop touches something not yet loaded.
+    with db.session.no_autoflush:
+        for (user_id, courseware_id), live in touched.items():
+            progress = existing.get((user_id, courseware_id))
+            if progress is None:
+                progress = CoursewareProgress(user_id=user_id, courseware_id=courseware_id)
+                db.session.add(progress)
+            _apply_progress(progress, coursewares[courseware_id], sessions[(user_id, courseware_id)], live,
+                            settings)
+            out.append(progress)
     db.session.flush()
     return out
 

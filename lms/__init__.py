@@ -82,6 +82,7 @@ def _flask_settings(config: Config) -> dict:
 def _init_extensions(app: Flask, config: Config) -> None:
     import socketio as socketio_pkg
 
+    from lms.core import socketio_json
     from lms.core.api import LmsApi
     from lms.core.redis import create_client, create_connection_pool
     from lms.core.storage import create_object_store
@@ -115,7 +116,7 @@ def _init_extensions(app: Flask, config: Config) -> None:
     # event, which cost a tenth of a heartbeat's server CPU; a connection's events then run in order, one at a
     # time, which is what a playback's heartbeat chain needs anyway. The server never calls a client (call()).
     socketio.init_app(app, async_mode=config.async_mode, client_manager=client_manager,
-                      cors_allowed_origins=config.public_url or None, async_handlers=False)
+                      cors_allowed_origins=config.public_url or None, async_handlers=False, json=socketio_json)
     from lms.courses.events import register_socketio_namespaces
     from lms.tracking.events import register_tracking_namespace
 

@@ -206,6 +206,30 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+def busy_share(seconds: float = 1.0) -> float:
+    """Return the share of the machine's CPU time that was busy over the next ``seconds`` (from /proc/stat)."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def settle(busy: float, max_s: float) -> float:
+    """Wait until the machine is quiet (less than ``busy`` of its CPU in use over a second); return the wait.
+
+    The machine is shared with whatever ran just before (a test run, the previous phase's closing playbacks), and
+    on two cores a phase that starts while another process is still busy measures that process as well.
+    """
+    started = time.monotonic()
+    while busy_share() >= busy and time.monotonic() - started < max_s:
+        pass
+    return time.monotonic() - started
+
+
 def phase_name(rate: float) -> str:
     """Name a measuring phase: "saturation" (rate 0), "target" (issue 4's 2,000/s) or "at_<rate>"."""
     return "saturation" if not rate else "target" if rate == TARGET_RATE else f"at_{rate:g}"
@@ -218,6 +242,7 @@ def measure_design(name: str, servers: list[ServerProcess], viewers: list[dict],
     out = {}
     for rate in (0.0, *args.rates):
         phase, period = phase_name(rate), len(viewers) / rate if rate else 0.0
+        waited = settle(args.settle_busy, args.settle_max_s)
         # A little above the server's minimum interval, so network jitter does not turn heartbeats into floods.
         job = {"mode": "heartbeats", "design": name, "courseware_id": courseware_id, "min_gap_s": MIN_GAP_S * 1.5,
                "period_s": period}
@@ -225,7 +250,7 @@ def measure_design(name: str, servers: list[ServerProcess], viewers: list[dict],
         result = run_load(job, specs, args.clients, args.seconds, counters, pids, args.redis_url)
         result["load"] = os.getloadavg()[0]
         out[phase] = result
-        result["offered"] = rate
+        result["offered"], result["settled_after_s"] = rate, waited
         print(f"  {name:9} {phase:10} {result['rate']:8.0f} hb/s  p50 {result['p50_ms']:6.1f} ms  "
               f"p99 {result['p99_ms']:7.1f} ms  commits/hb {result['commits_per_hb']:.5f}  "
               f"server CPU {result['server_cpu_ms_per_hb']:.2f} ms/hb  "
@@ -307,7 +332,9 @@ def write_report(info: dict, results: dict, connections: dict | None, args) -> s
         f"heartbeat as soon as the previous one is answered (at most one per {MIN_GAP_S * 1500:.0f} ms: the "
         f"tracking server refuses one closer than {MIN_GAP_S * 1000:.0f} ms after the last). The other phases "
         "offer a fixed total rate (`at_<rate>`; `target` is issue 4's "
-        f"{TARGET_RATE:,.0f} heartbeats/s), each viewer's phase drawn at random over its period.",
+        f"{TARGET_RATE:,.0f} heartbeats/s), each viewer's phase drawn at random over its period. Before each "
+        f"phase the benchmark waited until less than {args.settle_busy:.0%} of the CPU was in use over a second "
+        f"(at most {args.settle_max_s:g} s).",
         "",
         "| design | phase | accepted hb/s | p50 ack ms | p99 ack ms | refused | DB commits / hb | rows written / hb "
         "| server CPU ms / hb | Redis CPU ms / hb | clients' CPU ms / hb |",
@@ -404,6 +431,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--connect-deadline", type=float, default=180.0)
     parser.add_argument("--designs", default="tracking,echo,post")
+    parser.add_argument("--settle-busy", type=float, default=0.15,
+                        help="before each phase, wait until less than this share of the CPU is in use")
+    parser.add_argument("--settle-max-s", type=float, default=120.0, help="but no longer than this")
     args = parser.parse_args()
     args.rates = sorted({float(r) for r in args.rates.split(",") if r.strip()} | {TARGET_RATE})
     nofile = raise_open_files_limit()

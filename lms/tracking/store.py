@@ -164,6 +164,10 @@ class ScriptBatcher:
     caller its own answer. Each script still runs atomically on its own; only the trip is shared.
     """
 
+    # How long a caller waits for its batch before giving up (a Redis that stopped answering): the socket
+    # timeout of the pool's connections, plus the batch ahead of it.
+    WAIT_S = 12.0
+
     def __init__(self, client: redis.Redis):
         self.client = client
         self._queue: list[_Call] = []
@@ -180,7 +184,8 @@ class ScriptBatcher:
                                                 daemon=True)
                 self._sender.start()
             self._ready.notify()
-        call.done.wait()
+        if not call.done.wait(self.WAIT_S):
+            raise redis.TimeoutError(f"no answer from Redis within {self.WAIT_S:g} s")
         if call.error is not None:
             raise call.error
         return call.value
@@ -195,24 +200,30 @@ class ScriptBatcher:
 
     def _send(self, batch: list[_Call]) -> None:
         try:
-            pipe = self.client.pipeline(transaction=False)
+            try:
+                pipe = self.client.pipeline(transaction=False)
+                for call in batch:
+                    pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+                answers = pipe.execute(raise_on_error=False)
+            except Exception as error:  # noqa: BLE001 - the connection failed: every caller of the batch hears it
+                answers = [error] * len(batch)
+            for call, answer in zip(batch, answers, strict=True):
+                if isinstance(answer, NoScriptError):
+                    # Redis lost its scripts (a restart, SCRIPT FLUSH): load this one and run the call on its own.
+                    try:
+                        answer = call.script(keys=call.keys, args=call.args)
+                    except Exception as error:  # noqa: BLE001 - handed to the caller
+                        answer = error
+                if isinstance(answer, Exception):
+                    call.error = answer
+                else:
+                    call.value = answer
+                call.done.set()
+        except Exception as error:  # noqa: BLE001 - never leave a caller of the batch waiting
             for call in batch:
-                pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
-            answers = pipe.execute(raise_on_error=False)
-        except Exception as error:  # noqa: BLE001 - the connection failed: every caller of the batch hears it
-            answers = [error] * len(batch)
-        for call, answer in zip(batch, answers, strict=True):
-            if isinstance(answer, NoScriptError):
-                # Redis lost its scripts (a restart, SCRIPT FLUSH): load this one and run the call on its own.
-                try:
-                    answer = call.script(keys=call.keys, args=call.args)
-                except Exception as error:  # noqa: BLE001 - handed to the caller
-                    answer = error
-            if isinstance(answer, Exception):
-                call.error = answer
-            else:
-                call.value = answer
-            call.done.set()
+                if not call.done.is_set():
+                    call.error = error
+                    call.done.set()
 
 
 class TrackingStore:

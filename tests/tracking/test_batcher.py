@@ -98,6 +98,39 @@ def test_an_unreachable_redis_fails_every_call_of_the_batch_and_the_next_batch_r
     assert batcher.call(script, ["k"], [9]) == [b"k", b"9"]
 
 
+def test_a_caller_whose_batch_never_comes_back_gets_a_redis_timeout(app, monkeypatch):
+    client = app.extensions["lms.redis"]
+    batcher = ScriptBatcher(client)
+    script = client.register_script(ECHO)
+    monkeypatch.setattr(ScriptBatcher, "WAIT_S", 0.2)
+    monkeypatch.setattr(batcher, "_send", lambda batch: time.sleep(1))  # a Redis that stopped answering
+    with pytest.raises(redis.TimeoutError):
+        batcher.call(script, ["k"], [1])
+
+
+def test_an_unexpected_failure_while_answering_reaches_every_caller(app, monkeypatch):
+    client = app.extensions["lms.redis"]
+    batcher = ScriptBatcher(client)
+    script = client.register_script(ECHO)
+    real_pipeline = client.pipeline
+    monkeypatch.setattr(client, "pipeline", lambda **kwargs: ShortPipeline(real_pipeline(**kwargs)))
+    with pytest.raises(ValueError):  # answers and calls no longer pair up: every caller hears it, none waits
+        batcher.call(script, ["k"], [1])
+
+
+class ShortPipeline:
+    """A pipeline that loses the last answer of its batch."""
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+
+    def evalsha(self, *args):
+        return self.pipe.evalsha(*args)
+
+    def execute(self, raise_on_error=True):
+        return self.pipe.execute(raise_on_error=raise_on_error)[:-1]
+
+
 def test_heartbeats_judged_through_batches_credit_what_one_at_a_time_credits(app):
     """The same playbacks, judged by a batching store and by a plain one, earn the same and leave the same state."""
     clock = configure(app)

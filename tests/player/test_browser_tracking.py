@@ -203,7 +203,10 @@ def test_a_page_that_loses_the_network_reconnects_resumes_its_playback_and_carri
         page.wait_for_timeout(2000)
         page.context.set_offline(False)
         page.wait_for_function("document.querySelector('[data-status]').textContent === '计时中。'")
-        page.wait_for_timeout(1500)
+        # Earning again shows as a change of the counted time. A drop longer than the grace makes the first
+        # interval after it a gap that earns nothing, so a fixed wait of one heartbeat or two is not enough.
+        counted = page.text_content("[data-session-time]")
+        page.wait_for_function("t => document.querySelector('[data-session-time]').textContent !== t", arg=counted)
         leave(page, learner, lecture)
         rows = flushed_sessions(learner, lecture)
     elapsed = time.monotonic() - started

@@ -1,11 +1,11 @@
 """Benchmark the heartbeat channel against a bare echo server and against one POST + one commit per update.
 
-Run from the repository root (not part of the test run; about three minutes)::
+Run from the repository root (not part of the test run; about twelve minutes with the defaults)::
 
     .venv/bin/python -m benchmarks.heartbeats [--viewers 400] [--seconds 20] [--clients 2] [--rates 1000,1500,2000]
-        [--connections 10000]
+        [--target-windows 3] [--connections 10000]
 
-Three designs, each served by two gunicorn processes on loopback ports (no proxy in front), with the viewers
+The designs, each served by two gunicorn processes on loopback ports (no proxy in front), with the viewers
 split across them, against real PostgreSQL and Redis (a fresh database and Redis database, dropped afterwards):
 
 - ``tracking``: the app itself (``lms:create_app()``, gevent-websocket worker): every heartbeat is judged by the
@@ -13,12 +13,14 @@ split across them, against real PostgreSQL and Redis (a fresh database and Redis
   evidence) and acknowledged with the next token; sessions reach PostgreSQL in batches (every 5 s here, 30 s in
   production, so the figure is conservative);
 - ``echo``: a bare Flask-SocketIO server on the same stack that acknowledges each heartbeat and checks nothing;
+- ``echo_tuned``: the same echo tuned as the app is (``echo_app.py``), so that the ratio to it is the price of the
+  checks alone;
 - ``post``: a Flask + SQLAlchemy app (gunicorn threaded worker) taking one HTTP POST per progress update and
   committing one UPDATE of the viewer's progress row.
 
 The viewers are python-socketio ``AsyncClient``s (aiohttp POSTs for ``post``) on one asyncio loop in each of
 ``--clients`` separate processes. Each design is measured at saturation (every viewer sends its next heartbeat as
-soon as the previous one is answered, at most one per 75 ms: the tracking server refuses one closer than 50 ms)
+soon as the previous one is answered, at most one per 15 ms: the tracking server refuses one closer than 10 ms)
 and at each fixed offered load of ``--rates`` (heartbeats/s in total; 2,000 is issue 4's target), the viewers'
 phases drawn at random over the period so that a fixed rate is not sent in bursts. Database writes are
 PostgreSQL's own counters (``pg_stat_database``: commits and rows written) over the window.
@@ -63,7 +65,9 @@ RESULTS = ROOT / "benchmarks" / "results" / "heartbeats.md"
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0 Safari/537.36"
 HAND_WRITTEN = "<!-- written by hand below this line; a new run keeps it -->\n"
 TARGET_RATE = 2000.0
-MIN_GAP_S = 0.05
+# The benchmark's flood limit. It bounds saturation at viewers ÷ (1.5 × MIN_GAP_S) heartbeats/s (26,667 for 400
+# viewers): far enough above what two cores answer that saturation measures the servers, not the viewers' pacing.
+MIN_GAP_S = 0.01
 TRACKING = {
     "heartbeat_interval_s": 0.1,
     "min_interval_s": MIN_GAP_S,
@@ -230,9 +234,21 @@ def settle(busy: float, max_s: float) -> float:
     return time.monotonic() - started
 
 
-def phase_name(rate: float) -> str:
-    """Name a measuring phase: "saturation" (rate 0), "target" (issue 4's 2,000/s) or "at_<rate>"."""
-    return "saturation" if not rate else "target" if rate == TARGET_RATE else f"at_{rate:g}"
+def phase_name(rate: float, window: int = 1) -> str:
+    """Name a measuring phase: "saturation" (rate 0), "target" (issue 4's 2,000/s) or "at_<rate>".
+
+    Later windows of the target load are "target_2", "target_3", …
+    """
+    if not rate:
+        return "saturation"
+    if rate == TARGET_RATE:
+        return "target" if window == 1 else f"target_{window}"
+    return f"at_{rate:g}"
+
+
+def target_windows(phases: dict) -> list[dict]:
+    """The windows of a design at the target load, in the order they ran."""
+    return [r for phase, r in phases.items() if phase == "target" or phase.startswith("target_")]
 
 
 def measure_design(name: str, servers: list[ServerProcess], viewers: list[dict], courseware_id: int,
@@ -240,8 +256,12 @@ def measure_design(name: str, servers: list[ServerProcess], viewers: list[dict],
     """Measure one design at saturation and at each offered rate; return each phase with the database writes."""
     specs = [{**v, "url": servers[v["id"] % 2].url} for v in viewers]
     out = {}
-    for rate in (0.0, *args.rates):
-        phase, period = phase_name(rate), len(viewers) / rate if rate else 0.0
+    # The target load is measured in several windows: one window's p99 moves by tens of milliseconds with what
+    # else the two cores happen to do, and a target is only met if every window meets it.
+    windows = [(0.0, 1)] + [(rate, w) for rate in args.rates
+                            for w in range(1, (args.target_windows if rate == TARGET_RATE else 1) + 1)]
+    for rate, window in windows:
+        phase, period = phase_name(rate, window), len(viewers) / rate if rate else 0.0
         waited = settle(args.settle_busy, args.settle_max_s)
         # A little above the server's minimum interval, so network jitter does not turn heartbeats into floods.
         job = {"mode": "heartbeats", "design": name, "courseware_id": courseware_id, "min_gap_s": MIN_GAP_S * 1.5,
@@ -257,6 +277,9 @@ def measure_design(name: str, servers: list[ServerProcess], viewers: list[dict],
               f"(kernel {result['server_system_share']:.0%})  Redis {result['redis_cpu_ms_per_hb']:.3f} ms/hb  "
               f"clients {result['client_cpu_ms_per_hb']:.2f} ms/hb  rows {result['rows_by_table']}  "
               f"refused {result['refused']} {result['refusals']} failed {result['failed']}", flush=True)
+        if not rate and paced_out(result, len(viewers)):
+            print(f"  {name:9} saturation came within 10 % of the viewers' pacing limit "
+                  f"({ceiling(len(viewers)):,.0f} hb/s): it measured the viewers, not the server", flush=True)
     return out
 
 
@@ -311,28 +334,40 @@ def versions(postgres_url: str, redis_url: str) -> dict:
             **{name: version(name) for name in ("gunicorn", "gevent", "gevent-websocket", "Flask-SocketIO")}}
 
 
+def ceiling(viewers: int) -> float:
+    """The most heartbeats per second the viewers' pacing allows at saturation."""
+    return viewers / (MIN_GAP_S * 1.5)
+
+
+def paced_out(result: dict, viewers: int) -> bool:
+    """Whether a saturation rate came within 10 % of the pacing ceiling, so that it measured the viewers."""
+    return result["rate"] >= 0.9 * ceiling(viewers)
+
+
 def write_report(info: dict, results: dict, connections: dict | None, args) -> str:
-    t, e, p = (results.get(k) for k in ("tracking", "echo", "post"))
+    t, e, et, p = (results.get(k) for k in ("tracking", "echo", "echo_tuned", "post"))
     lines = [
         "# Heartbeat benchmark",
         "",
         f"Measured {info['when']} with `.venv/bin/python -m benchmarks.heartbeats --viewers {args.viewers} "
         f"--seconds {args.seconds:g} --clients {args.clients} --rates {','.join(f'{r:g}' for r in args.rates)} "
-        f"--connections {args.connections}`.",
+        f"--target-windows {args.target_windows} --connections {args.connections}`.",
         "",
         f"Machine: {info['machine']['nproc']} cores ({info['machine']['cpu']}), "
         f"{info['machine']['memory_mb']} MB, Python {info['machine']['python']}, kernel {info['machine']['kernel']}; "
         + ", ".join(f"{k} {v}" for k, v in info["versions"].items()) + ". "
-        f"Load average (1 min) at the start {info['load_start']:.2f}, at the end {info['load_end']:.2f}: the machine "
-        "is shared with other test runs, and the load-generating clients run on the same two cores as the servers, "
-        "PostgreSQL and Redis.",
+        f"Load average (1 min) at the start {info['load_start']:.2f}, at the end {info['load_end']:.2f}. The "
+        "load-generating clients run on the same two cores as the servers, PostgreSQL and Redis.",
         "",
         f"{args.viewers} viewers, two server processes per design (gunicorn, one worker each, no proxy), "
         f"{args.clients} client processes, {args.seconds:g} s windows. Saturation: each viewer sends its next "
         f"heartbeat as soon as the previous one is answered (at most one per {MIN_GAP_S * 1500:.0f} ms: the "
-        f"tracking server refuses one closer than {MIN_GAP_S * 1000:.0f} ms after the last). The other phases "
+        f"tracking server refuses one closer than {MIN_GAP_S * 1000:.0f} ms after the last), so no design can "
+        f"exceed {ceiling(args.viewers):,.0f} hb/s here; a saturation rate near that would be the viewers' limit, "
+        "not the server's, and is marked so. The other phases "
         "offer a fixed total rate (`at_<rate>`; `target` is issue 4's "
-        f"{TARGET_RATE:,.0f} heartbeats/s), each viewer's phase drawn at random over its period. Before each "
+        f"{TARGET_RATE:,.0f} heartbeats/s, measured in {args.target_windows} windows `target`, `target_2`, …, "
+        "of which the worst decides), each viewer's phase drawn at random over its period. Before each "
         f"phase the benchmark waited until less than {args.settle_busy:.0%} of the CPU was in use over a second "
         f"(at most {args.settle_max_s:g} s).",
         "",
@@ -341,13 +376,15 @@ def write_report(info: dict, results: dict, connections: dict | None, args) -> s
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, label in (("tracking", "tracking (all checks)"), ("echo", "(a) bare Socket.IO echo"),
-                        ("post", "(b) POST + commit")):
-        for phase, r in results[name].items():
-            lines.append(f"| {label} | {phase} | {r['rate']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+                        ("echo_tuned", "(a′) echo tuned as the app"), ("post", "(b) POST + commit")):
+        for phase, r in results.get(name, {}).items():
+            capped = " (viewers' limit)" if phase == "saturation" and paced_out(r, args.viewers) else ""
+            lines.append(f"| {label} | {phase} | {r['rate']:,.0f}{capped} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
                          f"{r['refused'] + r['failed']} | {r['commits_per_hb']:.5f} | {r['rows_per_hb']:.4f} | "
                          f"{r['server_cpu_ms_per_hb']:.2f} | {r['redis_cpu_ms_per_hb']:.3f} | "
                          f"{r['client_cpu_ms_per_hb']:.2f} |")
     ts, es, ps = t["saturation"], e["saturation"], p["saturation"]
+    ets = et["saturation"] if et else None
 
     def dedicated(r: dict) -> float:
         # What two cores could answer if they ran only the server processes and Redis (PostgreSQL's share of the
@@ -360,17 +397,32 @@ def write_report(info: dict, results: dict, connections: dict | None, args) -> s
     def verdict(ok: bool) -> str:
         return "met" if ok else "**not met**"
 
-    target = t["target"]
-    # The highest offered rate at which the acknowledgements' p99 stayed under 50 ms, per design.
-    within = {name: max((r["offered"] for r in results[name].values() if r.get("offered") and r["p99_ms"] < 50),
-                        default=None) for name in results}
+    targets = target_windows(t)
+    target = max(targets, key=lambda r: r["p99_ms"])  # the worst window decides
+    p99s = sorted(r["p99_ms"] for r in targets)
+    spread = (f"{target['p99_ms']:.0f} ms in the worst of {len(targets)} windows at the target load "
+              f"(p99 {', '.join(f'{x:.0f}' for x in p99s)} ms; p50 {target['p50_ms']:.0f} in the worst)"
+              if len(targets) > 1 else f"{target['p99_ms']:.0f} ms at the target load (p50 {target['p50_ms']:.0f})")
+
+    def within(phases: dict) -> float | None:
+        # The highest offered rate up to which every window, at that rate and every lower one, had its p99 under
+        # 50 ms.
+        best = None
+        for rate in sorted({r["offered"] for r in phases.values() if r.get("offered")}):
+            if not all(r["p99_ms"] < 50 for r in phases.values() if r.get("offered") == rate):
+                break
+            best = rate
+        return best
     rows = [
         ("≥ 2,000 accepted hb/s with all checks, two processes", f"{ts['rate']:,.0f} at saturation, "
-         f"{target['rate']:,.0f} of 2,000 offered", ts["rate"] >= 2000 or target["rate"] >= 1990),
-        ("p99 acknowledgement < 50 ms", f"{target['p99_ms']:.0f} ms at the target load (p50 {target['p50_ms']:.0f}); "
-         f"under 50 ms up to {upto(within['tracking'])} offered (bare echo: {upto(within.get('echo'))})",
-         target["p99_ms"] < 50),
-        ("≥ half the echo server's rate", f"{ts['rate'] / es['rate']:.2f} × echo", ts["rate"] >= es["rate"] / 2),
+         f"{min(r['rate'] for r in targets):,.0f} of 2,000 offered",
+         ts["rate"] >= 2000 or min(r["rate"] for r in targets) >= 1990),
+        ("p99 acknowledgement < 50 ms", f"{spread}; under 50 ms up to {upto(within(t))} offered "
+         f"(bare echo: {upto(within(e))})", target["p99_ms"] < 50),
+        ("≥ half the echo server's rate", f"{ts['rate'] / es['rate']:.2f} × the bare echo"
+         + (f" (against the echo tuned as the app: {ts['rate'] / ets['rate']:.2f}, "
+            + ("at least half" if ts["rate"] >= ets["rate"] / 2 else "**less than half**") + ")" if ets else ""),
+         ts["rate"] >= es["rate"] / 2),
         ("≥ the POST + commit design's rate", f"{ts['rate'] / ps['rate']:.1f} × POST + commit",
          ts["rate"] >= ps["rate"]),
         ("≤ 1/30 of its database writes per heartbeat", f"{ts['commits_per_hb']:.4f} vs {ps['commits_per_hb']:.2f} "
@@ -381,13 +433,15 @@ def write_report(info: dict, results: dict, connections: dict | None, args) -> s
     lines += [f"| {name} | {measured} | {verdict(ok)} |" for name, measured, ok in rows]
     lines += [
         "",
-        "Ratios at saturation: tracking ÷ echo **{:.2f}**, tracking ÷ POST + commit **{:.2f}**; database commits per "
-        "heartbeat, tracking ÷ POST + commit **{:.4f}**.".format(
-            ts["rate"] / es["rate"], ts["rate"] / ps["rate"], ts["commits_per_hb"] / max(ps["commits_per_hb"], 1e-12)),
+        "Ratios at saturation: tracking ÷ echo **{:.2f}**{}, tracking ÷ POST + commit **{:.2f}**; database commits "
+        "per heartbeat, tracking ÷ POST + commit **{:.4f}**.".format(
+            ts["rate"] / es["rate"], f", tracking ÷ tuned echo **{ts['rate'] / ets['rate']:.2f}**" if ets else "",
+            ts["rate"] / ps["rate"], ts["commits_per_hb"] / max(ps["commits_per_hb"], 1e-12)),
         "",
         "The window's server CPU per accepted heartbeat is the figure the shared machine disturbs least. On two cores "
         "running nothing but the servers and Redis it would allow about "
-        f"{dedicated(ts):,.0f} hb/s for tracking, {dedicated(es):,.0f} for the echo server and "
+        f"{dedicated(ts):,.0f} hb/s for tracking, {dedicated(es):,.0f} for the echo server"
+        + (f", {dedicated(ets):,.0f} for the tuned echo" if ets else "") + " and "
         f"{dedicated(ps):,.0f} for POST + commit (derived: 2,000 ms of CPU per second ÷ CPU ms per heartbeat; not "
         "measured). Here the load-generating clients alone used the CPU shown in the last column.",
         "",
@@ -430,7 +484,9 @@ def main() -> None:
                         help="offered total heartbeats/s to measure besides saturation (2000 is the target)")
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--connect-deadline", type=float, default=180.0)
-    parser.add_argument("--designs", default="tracking,echo,post")
+    parser.add_argument("--designs", default="tracking,echo,echo_tuned,post")
+    parser.add_argument("--target-windows", type=int, default=3,
+                        help="windows at the target load (2,000 hb/s) per design; the worst one is reported")
     parser.add_argument("--settle-busy", type=float, default=0.15,
                         help="before each phase, wait until less than this share of the CPU is in use")
     parser.add_argument("--settle-max-s", type=float, default=120.0, help="but no longer than this")
@@ -473,6 +529,11 @@ def main() -> None:
                 with running_servers(2, **common, app="benchmarks.heartbeats.echo_app:create_app()",
                                  gunicorn_args=SOCKETIO_ARGS) as servers:
                     results["echo"] = measure_design("echo", servers, viewers, campus.courseware_id, args, counters)
+            if "echo_tuned" in designs:
+                with running_servers(2, **common, app="benchmarks.heartbeats.echo_app:create_app(tuned=True)",
+                                     gunicorn_args=SOCKETIO_ARGS) as servers:
+                    results["echo_tuned"] = measure_design("echo_tuned", servers, viewers, campus.courseware_id, args,
+                                                           counters)
             if "post" in designs:
                 with running_servers(2, **common, app="benchmarks.heartbeats.post_app:create_app()",
                                  worker_class="gthread", gunicorn_args=("--threads", "16"),
@@ -490,7 +551,7 @@ def main() -> None:
         services.drop_test_database(postgres_url)
         services.release_redis_database(redis_url)
     info["load_end"] = os.getloadavg()[0]
-    if set(results) == {"tracking", "echo", "post"}:
+    if {"tracking", "echo", "post"} <= set(results):
         report = write_report(info, results, connections, args)
         print(report)
         # What is written by hand below the mark (how changes were measured) survives a new run.

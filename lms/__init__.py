@@ -150,6 +150,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.orgs.api import blp as orgs_api
     from lms.orgs.views import bp as orgs_pages
     from lms.player.views import bp as player
+    from lms.review.api import blp as review_api
     from lms.review.views import bp as review_pages
 
     # exams_api: the quiz attempt page's own JSON calls, CSRF-checked like the forms.
@@ -157,7 +158,7 @@ def _register_blueprints(app: Flask) -> None:
                       certificate_pages, review_pages, declaration_pages, exams_pages, exams_api):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
-    for blueprint in (accounts_api, orgs_api, courses_api, uploads_api):
+    for blueprint in (accounts_api, orgs_api, courses_api, uploads_api, review_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from lms.accounts import schemas, service
 from lms.accounts.models import Role, User
 from lms.accounts.views import login_limits
+from lms.core.api import page_body
 from lms.core.auth import API_TOKEN_MAX_AGE_S, Unauthenticated, api_user, issue_api_token
 from lms.core.errors import InvalidInput
 from lms.extensions import db
@@ -120,4 +121,4 @@ def people(args):
     if not 1 <= args["per_page"] <= 200 or args["page"] < 1:
         raise InvalidInput({"per_page": "每页 1–200 条，页码从 1 开始。"})
     page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
-    return {"items": page.items, "total": page.total, "page": page.page, "pages": page.pages}
+    return page_body(page)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from lms.core.api import page_schema
+
 
 class TokenRequest(Schema):
     login = fields.String(required=True, metadata={"description": "身份证号码（专技人员）或管理员账号"})
@@ -76,8 +78,4 @@ class PeopleQuery(Schema):
     per_page = fields.Integer(load_default=50)
 
 
-class PeoplePage(Schema):
-    items = fields.List(fields.Nested(Person))
-    total = fields.Integer()
-    page = fields.Integer()
-    pages = fields.Integer()
+PeoplePage = page_schema(Person, "PeoplePage")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_smorest import Api
-from marshmallow import fields
+from marshmallow import Schema, fields
 
 # Chinese messages for the schema checks a person may see through a client.
 fields.Field.default_error_messages.update({
@@ -28,3 +28,16 @@ class LmsApi(Api):
         self.spec.components.security_scheme(
             "bearer", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/token 取得的令牌"}
         )
+
+
+def page_schema(item: type[Schema], name: str) -> type[Schema]:
+    """A schema of one page of ``item``s, as ``page_body`` returns it: the items and where the page lies."""
+    return Schema.from_dict({"items": fields.List(fields.Nested(item)), "total": fields.Integer(),
+                             "page": fields.Integer(), "pages": fields.Integer(), "per_page": fields.Integer()},
+                            name=name)
+
+
+def page_body(page) -> dict:
+    """The body of a ``page_schema`` from a Flask-SQLAlchemy pagination."""
+    return {"items": page.items, "total": page.total, "page": page.page, "pages": page.pages,
+            "per_page": page.per_page}

@@ -8,6 +8,7 @@ from flask import g, request, url_for
 from flask_smorest import Blueprint
 
 from lms.accounts.models import Role
+from lms.core.api import page_body
 from lms.core.auth import api_user
 from lms.core.errors import NotAllowed
 from lms.courses import schemas, service
@@ -144,8 +145,7 @@ def catalogue(args):
     """List published courses, filtered by category, year, base and keyword, one page at a time."""
     filters = service.parse_catalogue_filters(args)
     page = service.catalogue_page(g.api_user, filters)
-    return {"items": page.items, "total": page.total, "page": page.page, "pages": page.pages,
-            "per_page": page.per_page}
+    return page_body(page)
 
 
 @blp.route("/catalogue/<int:course_id>", methods=["GET"])

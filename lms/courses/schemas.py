@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from lms.core.api import page_schema
+
 _HOURS = {"description": "标定学时：大于 0，以 0.1 为单位（数字或字符串，如 1.5）；不超过视频时长 ÷ 45 分钟"}
 
 
@@ -98,12 +100,7 @@ class CatalogueQuery(Schema):
     per_page = fields.String(load_default=None, metadata={"description": "每页条数，最多 50，默认 20"})
 
 
-class CataloguePage(Schema):
-    items = fields.List(fields.Nested(CourseOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    pages = fields.Integer()
-    per_page = fields.Integer()
+CataloguePage = page_schema(CourseOut, "CataloguePage")
 
 
 class EnrollmentOut(Schema):

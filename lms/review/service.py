@@ -215,18 +215,22 @@ def queue_choices(actor: User) -> list[tuple[Course, list[Courseware]]]:
 
 @dataclass(frozen=True)
 class EventRow:
+    seq: int
     offset_s: float
-    at: str
+    at: str  # time of day, Beijing time
+    happened_at: dt.datetime  # UTC
     type: str
     label: str
+    values: dict
     details: str
     points: int
 
 
 def event_rows(session: PlaybackSession) -> list[EventRow]:
     """Return the session's events for the raw table: time since opening, time of day, type in Chinese, values."""
-    return [EventRow((e.at - session.started_at).total_seconds(), china_time(e.at), e.type, event_kind(e.type).label,
-                     describe_values(e.values), risk_points(e.type)) for e in session.events]
+    return [EventRow(seq=e.seq, offset_s=(e.at - session.started_at).total_seconds(), at=china_time(e.at),
+                     happened_at=e.at, type=e.type, label=event_kind(e.type).label, values=e.values or {},
+                     details=describe_values(e.values), points=risk_points(e.type)) for e in session.events]
 
 
 def other_sessions(session: PlaybackSession) -> list[PlaybackSession]:
@@ -274,14 +278,17 @@ def _parse_reason(raw) -> str:
     return reason
 
 
-def _already_decided_message(sessions: list[PlaybackSession]) -> str:
+def _already_decided_message(sessions: list[PlaybackSession], batch_size: int) -> str:
     if len(sessions) == 1:
         session = sessions[0]
         decision = decision_for(session.id)
         if decision is not None:
-            return (f"观看记录 #{session.id} 已于 {china_time(decision.decided_at, '%Y-%m-%d %H:%M')}（北京时间）"
-                    f"由 {decision.reviewer.name} 审核（{decision.decision.label}），不能重复审核。")
-        return f"观看记录 #{session.id} 未被暂扣（{session.hold_state.label}），无需审核。"
+            message = (f"观看记录 #{session.id} 已于 {china_time(decision.decided_at, '%Y-%m-%d %H:%M')}（北京时间）"
+                       f"由 {decision.reviewer.name} 审核（{decision.decision.label}），不能重复审核。")
+        else:
+            message = f"观看记录 #{session.id} 未被暂扣（{session.hold_state.label}），无需审核。"
+        # In a batch, say that the others were left alone too (all or nothing).
+        return message + ("本批次未做任何修改。" if batch_size > 1 else "")
     ids = "、".join(f"#{s.id}" for s in sessions[:10]) + ("等" if len(sessions) > 10 else "")
     return f"其中 {len(sessions)} 条观看记录（{ids}）已审核过或未被暂扣，不能再审核；未做任何修改。"
 
@@ -306,7 +313,7 @@ def decide_sessions(actor: User, session_ids, decision, reason) -> list[SessionR
         raise NotAllowed(f"其中 {len(outside)} 条观看记录的学员不在您的管辖范围内，未做任何修改。")
     not_held = [s for s in sessions if s.hold_state != HoldState.HELD]
     if not_held:
-        raise Conflict(_already_decided_message(not_held))
+        raise Conflict(_already_decided_message(not_held, len(ids)))
     # A verdict covers the whole session: one still playing could add time and evidence after it.
     playing = [s for s in sessions if s.state == PlaybackState.OPEN]
     if playing:

@@ -1,0 +1,81 @@
+"""JSON API of the review: the queue of held sessions, one session's evidence, decisions, a learner's records.
+
+The same rules as the pages (``lms.review.service``): reviewers and HR admins read the sessions of their subtree,
+only reviewers decide, a learner reads their own records. A session's evidence comes as data (trace points and
+events) for a client to draw; ``chart_url`` is the reviewer's page with the drawn chart.
+"""
+
+from __future__ import annotations
+
+from flask import g, request, url_for
+from flask_smorest import Blueprint
+
+from lms.accounts.models import Role
+from lms.core.api import page_body
+from lms.core.auth import api_user
+from lms.extensions import db
+from lms.review import schemas, service
+from lms.tracking.service import tracking_settings
+
+blp = Blueprint("review_api", __name__, url_prefix="/api/v1", description="观看记录审核")
+BEARER = [{"bearer": []}]
+VIEWER_ROLES = (Role.REVIEWER, Role.HR_ADMIN)
+
+
+@blp.route("/review/sessions", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.arguments(schemas.QueueQuery, location="query")
+@blp.response(200, schemas.QueuePage)
+@api_user(*VIEWER_ROLES)
+def queue(_args):
+    """List the held sessions of the caller's subtree (or released / voided ones), riskiest and oldest first."""
+    # The service reads the raw query arguments itself, so a bad filter gets its Chinese message.
+    page = service.queue_page(g.api_user, service.parse_queue_filters(request.args))
+    return page_body(page)
+
+
+@blp.route("/review/sessions/<int:session_id>", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.response(200, schemas.SessionDetail)
+@api_user(*VIEWER_ROLES)
+def session_detail(session_id: int):
+    """Return one session with its trace, events, the learner's other sessions and the decision, if any."""
+    session = service.session_for_viewer(g.api_user, session_id)
+    return {
+        **{name: getattr(session, name) for name in schemas.SessionDetail().fields
+           if hasattr(session, name) and name not in ("trace", "events", "decision")},
+        "user": session.user,
+        "hold_threshold": tracking_settings().hold_threshold,
+        "chart_url": url_for("review.session_page", session_id=session.id, _external=True),
+        "events": service.event_rows(session),
+        "trace": [{"t_ms": t, "position_ms": position, "credited_ms": credited, "reason": reason}
+                  for t, position, credited, reason in session.trace],
+        "other_sessions": service.other_sessions(session),
+        "same_address": service.same_address_accounts(g.api_user, session),
+        "decision": service.decision_for(session.id),
+    }
+
+
+@blp.route("/review/decisions", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(schemas.DecisionIn)
+@blp.response(201, schemas.DecisionOut(many=True))
+@api_user(Role.REVIEWER)
+def decide(body):
+    """Release or void held sessions with one reason the learners read (all or nothing; reviewers only)."""
+    decisions = service.decide_sessions(g.api_user, body["ids"], body["decision"], body["reason"])
+    db.session.commit()
+    return decisions
+
+
+@blp.route("/my/watch-records", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.response(200, schemas.WatchRecordOut(many=True))
+@api_user(Role.LEARNER)
+def my_records():
+    """List the caller's own playback sessions per courseware: time counted, review state and outcome."""
+    return [{"courseware": record.courseware, "progress": record.progress, "held_count": record.held_count,
+             "sessions": [{**{name: getattr(s, name) for name in schemas.LearnerSessionOut().fields
+                              if name != "decision" and hasattr(s, name)},
+                           "decision": record.decisions.get(s.id)} for s in record.sessions]}
+            for record in service.learner_records(g.api_user)]

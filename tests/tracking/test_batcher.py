@@ -35,7 +35,8 @@ def held_first_batch(monkeypatch, batcher: ScriptBatcher, calls: int) -> list[in
     return sizes
 
 
-def run_in_threads(count: int, work) -> list:
+def run_in_threads(count: int, work, first_alone: threading.Event | None = None) -> list:
+    """Run ``work(i)`` in ``count`` threads; with ``first_alone``, start the others once it is set."""
     results: list = [None] * count
 
     def one(index):
@@ -45,8 +46,10 @@ def run_in_threads(count: int, work) -> list:
             results[index] = error
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
-    for thread in threads:
+    for index, thread in enumerate(threads):
         thread.start()
+        if index == 0 and first_alone is not None:
+            assert first_alone.wait(5)
     for thread in threads:
         thread.join(10)
     return results
@@ -57,9 +60,13 @@ def test_calls_made_meanwhile_share_a_batch_and_each_gets_its_own_answer(app, mo
     batcher = ScriptBatcher(client)
     script = client.register_script(ECHO)
     sizes = held_first_batch(monkeypatch, batcher, calls=8)
-    answers = run_in_threads(8, lambda i: batcher.call(script, [f"k{i}"], [i]))
+    first_sent = threading.Event()
+    send = batcher._send
+    monkeypatch.setattr(batcher, "_send", lambda batch: (first_sent.set(), send(batch)))
+    # The first call is taken alone; the seven made while its batch is out all go in the next one.
+    answers = run_in_threads(8, lambda i: batcher.call(script, [f"k{i}"], [i]), first_alone=first_sent)
     assert answers == [[f"k{i}".encode(), str(i).encode()] for i in range(8)]
-    assert sum(sizes) == 8 and len(sizes) == 2  # all that queued behind the first batch went in one more
+    assert sizes == [1, 7]
 
 
 def test_one_failing_call_fails_alone(app, monkeypatch):

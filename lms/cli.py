@@ -17,7 +17,15 @@ def register_cli(app: Flask) -> None:
     def demo_data(url: str) -> None:
         """Create the demo organisation tree and accounts (idempotent) and print the logins."""
         from lms.accounts.models import User
-        from lms.demo import DEMO_PASSWORD, seed_demo_courses, seed_demo_data, seed_demo_declarations, seed_demo_quizzes
+        from lms.demo import (
+            DEMO_PASSWORD,
+            HELD_LEARNER_LOGIN,
+            seed_demo_courses,
+            seed_demo_data,
+            seed_demo_declarations,
+            seed_demo_held_session,
+            seed_demo_quizzes,
+        )
 
         logins = seed_demo_data()
         db.session.commit()
@@ -31,6 +39,9 @@ def register_cli(app: Flask) -> None:
                                            for login in (logins[-1].login, "unit_admin", "dept_admin"))
         for title in seed_demo_declarations(learner, unit_admin, dept_admin):
             click.echo(f"  已备案申报：{title}")
+        held = seed_demo_held_session(db.session.scalar(sa.select(User).where(User.login == HELD_LEARNER_LOGIN)))
+        if held:
+            click.echo(f"  待审核的观看记录：{held}")
         click.echo(f"\n演示数据已就绪。打开 {url} ，所有演示账号的密码都是：{DEMO_PASSWORD}\n")
         width = max(len(entry.role) for entry in logins)
         for entry in logins:

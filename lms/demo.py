@@ -16,6 +16,8 @@ from lms.orgs.models import Org, OrgKind, ReviewStatus
 from lms.orgs.service import credit_code_check_char, set_path
 
 DEMO_PASSWORD = "Demo2026lms"
+# The learner whose demo playback is held for review (a learner logs in with the ID-card number).
+HELD_LEARNER_LOGIN = make_id_number("421002", dt.date(1991, 9, 3), 246)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,10 @@ def seed_demo_data() -> list[DemoLogin]:
         logins.append(DemoLogin(ADMIN_ROLE_FOR_KIND[org.kind].label, login, org.name))
     _user(province, Role.REVIEWER, "reviewer", "防作弊审核员", "13900000007")
     logins.append(DemoLogin(Role.REVIEWER.label, "reviewer", province.name))
+    # A second learner, whose one playback went at double speed for a while: the reviewer's queue has a real case.
+    _user(unit, Role.LEARNER, HELD_LEARNER_LOGIN, "李华", "13800005678", id_number=HELD_LEARNER_LOGIN,
+          title_series="卫生技术人员", professional_post="住院医师")
+    logins.append(DemoLogin(Role.LEARNER.label + "（观看记录待审核）", HELD_LEARNER_LOGIN, unit.name))
     learner_id = make_id_number("421002", dt.date(1988, 5, 17), 123)
     _user(unit, Role.LEARNER, learner_id, "张明", "13800001234", id_number=learner_id,
           title_series="卫生技术人员", professional_post="主治医师")
@@ -245,3 +251,78 @@ def seed_demo_declarations(learner: User, unit_admin: User, dept_admin: User) ->
         db.session.commit()
         made.append(filing["title"])
     return made
+
+
+# The held demo playback, in stretches of (seconds of real time, playback rate, starts back at the furthest
+# verified position), a heartbeat about every 5 s.
+HELD_PLAYBACK = ((60, 1.0, False), (40, 2.0, False), (45, 1.0, True))
+HELD_USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0"
+
+
+def seed_demo_held_session(learner: User) -> str | None:
+    """Play one session of the 专业 course's first lecture through the real tracking rules, on a simulated clock.
+
+    A minute at the allowed rate, then 40 s at double speed (the page reporting its rate, as the player does),
+    then back to the furthest verified position and honest again, starting an hour ago. The rules refuse the
+    double-speed stretch and its evidence holds the session, so the reviewer's queue has a real case whose chart
+    tells what happened. Only the clock is simulated (the store's test seam): every heartbeat goes through the
+    service and the Lua scripts as a real one does.
+    Return what was made, or None when the learner has sessions already.
+    """
+    import random
+
+    from flask import current_app
+
+    from lms.courses import service as courses
+    from lms.courses.models import Course, Courseware
+    from lms.tracking import service as tracking
+    from lms.tracking import tasks
+    from lms.tracking.models import PlaybackSession
+    from lms.tracking.store import TrackingStore
+
+    if db.session.scalar(sa.select(PlaybackSession.id).where(PlaybackSession.user_id == learner.id).limit(1)):
+        return None
+    title = DEMO_COURSES[1][1]
+    course = db.session.scalar(sa.select(Course).where(Course.title == title))
+    courseware = db.session.scalar(sa.select(Courseware).where(Courseware.course_id == course.id)
+                                   .order_by(Courseware.position).limit(1))
+    courses.enroll(learner, course.id)
+    db.session.commit()
+
+    app = current_app._get_current_object()
+    now_ms = [int((utcnow().replace(tzinfo=dt.UTC) - dt.timedelta(hours=1)).timestamp() * 1000)]
+    saved_store = app.extensions.get("lms.tracking.store")
+    saved_settings = app.config.get("LMS_TRACKING")
+    # No attention check in so short a playback (it would only wait for an answer nobody gives).
+    app.config["LMS_TRACKING"] = {**(saved_settings or {}), "check_min_gap_s": 10 * 365 * 86400.0}
+    app.extensions["lms.tracking.store"] = TrackingStore(app.extensions["lms.redis"], clock=lambda: now_ms[0])
+    draw = random.Random(20261204)
+    try:
+        ack = tracking.open_session(learner, courseware.id, ip="10.12.3.45", user_agent=HELD_USER_AGENT,
+                                    device="demo-device-lihua").ack
+        sid, token, position = ack["sid"], ack["token"], 0.0
+        for seconds, rate, from_verified in HELD_PLAYBACK:
+            for index in range(round(seconds / 5)):
+                step = draw.uniform(4.2, 5.8)
+                now_ms[0] += int(step * 1000)
+                if from_verified and index == 0:
+                    # The player puts the media back where verified playing got to, just before this heartbeat.
+                    position = ack["courseware"]["furthest_verified_s"]
+                else:
+                    position += step * rate
+                ack = tracking.heartbeat(learner.id, {"sid": sid, "token": token, "position_s": round(position, 3),
+                                                      "playing": True, "hints": {"rate": rate, "hidden": False}}).ack
+                if not ack["ok"]:
+                    raise RuntimeError(f"demo heartbeat refused: {ack}")
+                token = ack["token"]
+        now_ms[0] += 1500
+        tasks.flush_now(tracking.close_session(learner.id, {"sid": sid}).flush)
+    finally:
+        app.extensions["lms.tracking.store"] = saved_store
+        app.config["LMS_TRACKING"] = saved_settings
+        if saved_store is None:
+            app.extensions.pop("lms.tracking.store", None)
+        if saved_settings is None:
+            app.config.pop("LMS_TRACKING", None)
+    session = db.session.scalar(sa.select(PlaybackSession).where(PlaybackSession.public_id == sid))
+    return f"{learner.name}《{courseware.title}》观看记录 #{session.id}（{session.hold_state.label}）"

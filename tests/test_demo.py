@@ -6,17 +6,29 @@ demo titles; ``flask --app lms demo-data`` itself is what the README's first com
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import sqlalchemy as sa
 
 from lms.accounts.models import User
+from lms.core.db import utcnow
 from lms.courses.models import Category, Course, CourseState
-from lms.demo import DEMO_COURSES, seed_demo_data, seed_demo_declarations, seed_demo_quizzes
+from lms.demo import (
+    DEMO_COURSES,
+    HELD_LEARNER_LOGIN,
+    HELD_PLAYBACK,
+    seed_demo_data,
+    seed_demo_declarations,
+    seed_demo_held_session,
+    seed_demo_quizzes,
+)
 from lms.exams import service as exams
 from lms.extensions import db
 from lms.ledger import service as ledger
-from tests.player import make_course
+from lms.review import service as review
+from lms.tracking.models import HoldState, PlaybackSession, PlaybackState
+from tests.player import make_course, make_published_course
 
 
 def test_the_demo_learner_needs_only_the_public_course_to_complete_the_year(app):
@@ -43,3 +55,30 @@ def test_the_demo_learner_needs_only_the_public_course_to_complete_the_year(app)
     public_course_hours = sum(Decimal(h) for _t, _m, h in DEMO_COURSES[0][3])
     assert hours == {"public": Decimal("29.8"), "professional": Decimal(60)} and not summary.met
     assert hours["public"] + public_course_hours >= 30
+
+
+def test_the_demo_held_session_is_played_through_the_real_rules_and_waits_for_review(app):
+    seed_demo_data()
+    db.session.commit()
+    base_admin, reviewer = (db.session.scalar(sa.select(User).where(User.login == login))
+                            for login in ("base_admin", "reviewer"))
+    learner = db.session.scalar(sa.select(User).where(User.login == HELD_LEARNER_LOGIN))
+    _category, title, _description, lectures = DEMO_COURSES[1]
+    make_published_course(base_admin.org, title=title, category=Category.PROFESSIONAL,
+                          hours=[hours for _t, _m, hours in lectures], write_files=False)
+
+    made = seed_demo_held_session(learner)
+    assert made and "待审核" in made
+    assert seed_demo_held_session(learner) is None  # once
+    [session] = db.session.scalars(sa.select(PlaybackSession).where(PlaybackSession.user_id == learner.id)).all()
+    assert session.hold_state == HoldState.HELD and session.state == PlaybackState.CLOSED
+    honest_s = sum(seconds for seconds, rate, _back in HELD_PLAYBACK if rate == 1)
+    earned = session.credited_seconds + session.pending_seconds
+    # The double-speed stretch earned nothing; each honest stretch all but about an interval.
+    assert honest_s - 15 <= earned <= honest_s
+    events = [e.type for e in session.events]
+    assert events.count("rate") >= 3 and {"held", "rate_setting", "seek"} <= set(events)
+    assert any(point[3] == "rate" for point in session.trace)
+    # The reviewer finds it at the head of the queue; the clock was simulated, the session is an hour old.
+    assert [s.id for s in review.queue_page(reviewer, review.QueueFilters()).items] == [session.id]
+    assert dt.timedelta(minutes=50) < utcnow() - session.started_at < dt.timedelta(minutes=70)

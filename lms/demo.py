@@ -320,9 +320,5 @@ def seed_demo_held_session(learner: User) -> str | None:
     finally:
         app.extensions["lms.tracking.store"] = saved_store
         app.config["LMS_TRACKING"] = saved_settings
-        if saved_store is None:
-            app.extensions.pop("lms.tracking.store", None)
-        if saved_settings is None:
-            app.config.pop("LMS_TRACKING", None)
     session = db.session.scalar(sa.select(PlaybackSession).where(PlaybackSession.public_id == sid))
     return f"{learner.name}《{courseware.title}》观看记录 #{session.id}（{session.hold_state.label}）"

@@ -248,7 +248,7 @@ def phase_name(rate: float, window: int = 1) -> str:
 
 def target_windows(phases: dict) -> list[dict]:
     """The windows of a design at the target load, in the order they ran."""
-    return [r for phase, r in phases.items() if phase == "target" or phase.startswith("target_")]
+    return [r for r in phases.values() if r["offered"] == TARGET_RATE]
 
 
 def measure_design(name: str, servers: list[ServerProcess], viewers: list[dict], courseware_id: int,
@@ -399,6 +399,7 @@ def write_report(info: dict, results: dict, connections: dict | None, args) -> s
 
     targets = target_windows(t)
     target = max(targets, key=lambda r: r["p99_ms"])  # the worst window decides
+    target_rate = min(r["rate"] for r in targets)
     p99s = sorted(r["p99_ms"] for r in targets)
     spread = (f"{target['p99_ms']:.0f} ms in the worst of {len(targets)} windows at the target load "
               f"(p99 {', '.join(f'{x:.0f}' for x in p99s)} ms; p50 {target['p50_ms']:.0f} in the worst)"
@@ -415,8 +416,7 @@ def write_report(info: dict, results: dict, connections: dict | None, args) -> s
         return best
     rows = [
         ("≥ 2,000 accepted hb/s with all checks, two processes", f"{ts['rate']:,.0f} at saturation, "
-         f"{min(r['rate'] for r in targets):,.0f} of 2,000 offered",
-         ts["rate"] >= 2000 or min(r["rate"] for r in targets) >= 1990),
+         f"{target_rate:,.0f} of 2,000 offered", ts["rate"] >= 2000 or target_rate >= 1990),
         ("p99 acknowledgement < 50 ms", f"{spread}; under 50 ms up to {upto(within(t))} offered "
          f"(bare echo: {upto(within(e))})", target["p99_ms"] < 50),
         ("≥ half the echo server's rate", f"{ts['rate'] / es['rate']:.2f} × the bare echo"

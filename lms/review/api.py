@@ -22,6 +22,17 @@ BEARER = [{"bearer": []}]
 VIEWER_ROLES = (Role.REVIEWER, Role.HR_ADMIN)
 
 
+class _With:
+    """A row as a schema reads it, with some attributes added (or replaced) for the answer."""
+
+    def __init__(self, row, **added):
+        self.__dict__.update(added)
+        self._row = row
+
+    def __getattr__(self, name):  # only for names not added
+        return getattr(self._row, name)
+
+
 @blp.route("/review/sessions", methods=["GET"])
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.QueueQuery, location="query")
@@ -41,19 +52,14 @@ def queue(_args):
 def session_detail(session_id: int):
     """Return one session with its trace, events, the learner's other sessions and the decision, if any."""
     session = service.session_for_viewer(g.api_user, session_id)
-    return {
-        **{name: getattr(session, name) for name in schemas.SessionDetail().fields
-           if hasattr(session, name) and name not in ("trace", "events", "decision")},
-        "user": session.user,
-        "hold_threshold": tracking_settings().hold_threshold,
-        "chart_url": url_for("review.session_page", session_id=session.id, _external=True),
-        "events": service.event_rows(session),
-        "trace": [{"t_ms": t, "position_ms": position, "credited_ms": credited, "reason": reason}
-                  for t, position, credited, reason in session.trace],
-        "other_sessions": service.other_sessions(session),
-        "same_address": service.same_address_accounts(g.api_user, session),
-        "decision": service.decision_for(session.id),
-    }
+    return _With(
+        session, hold_threshold=tracking_settings().hold_threshold,
+        chart_url=url_for("review.session_page", session_id=session.id, _external=True),
+        events=service.event_rows(session),
+        trace=[{"t_ms": t, "position_ms": position, "credited_ms": credited, "reason": reason}
+               for t, position, credited, reason in session.trace],
+        other_sessions=service.other_sessions(session), same_address=service.same_address_accounts(g.api_user, session),
+        decision=service.decision_for(session.id))
 
 
 @blp.route("/review/decisions", methods=["POST"])
@@ -75,7 +81,5 @@ def decide(body):
 def my_records():
     """List the caller's own playback sessions per courseware: time counted, review state and outcome."""
     return [{"courseware": record.courseware, "progress": record.progress, "held_count": record.held_count,
-             "sessions": [{**{name: getattr(s, name) for name in schemas.LearnerSessionOut().fields
-                              if name != "decision" and hasattr(s, name)},
-                           "decision": record.decisions.get(s.id)} for s in record.sessions]}
+             "sessions": [_With(s, decision=record.decisions.get(s.id)) for s in record.sessions]}
             for record in service.learner_records(g.api_user)]

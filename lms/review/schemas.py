@@ -66,7 +66,7 @@ class EventOut(Schema):
     seq = fields.Integer()
     type = fields.String()
     label = fields.String(metadata={"description": "事件类型（中文）"})
-    at = fields.DateTime(attribute="happened_at", metadata={"description": "UTC"})
+    at = fields.DateTime(metadata={"description": "UTC"})
     offset_s = fields.Float(metadata={"description": "距开始播放的秒数"})
     points = fields.Integer(metadata={"description": "此类事件的风险分"})
     values = fields.Dict(metadata={"description": "事件的原始数值（毫秒等）"})

@@ -217,8 +217,7 @@ def queue_choices(actor: User) -> list[tuple[Course, list[Courseware]]]:
 class EventRow:
     seq: int
     offset_s: float
-    at: str  # time of day, Beijing time
-    happened_at: dt.datetime  # UTC
+    at: dt.datetime  # UTC
     type: str
     label: str
     values: dict
@@ -228,9 +227,9 @@ class EventRow:
 
 def event_rows(session: PlaybackSession) -> list[EventRow]:
     """Return the session's events for the raw table: time since opening, time of day, type in Chinese, values."""
-    return [EventRow(seq=e.seq, offset_s=(e.at - session.started_at).total_seconds(), at=china_time(e.at),
-                     happened_at=e.at, type=e.type, label=event_kind(e.type).label, values=e.values or {},
-                     details=describe_values(e.values), points=risk_points(e.type)) for e in session.events]
+    return [EventRow(seq=e.seq, offset_s=(e.at - session.started_at).total_seconds(), at=e.at, type=e.type,
+                     label=event_kind(e.type).label, values=e.values or {}, details=describe_values(e.values),
+                     points=risk_points(e.type)) for e in session.events]
 
 
 def other_sessions(session: PlaybackSession) -> list[PlaybackSession]:

@@ -136,6 +136,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _register_blueprints(app: Flask) -> None:
     from lms.accounts.api import blp as accounts_api
     from lms.accounts.views import bp as accounts_pages
+    from lms.audit.views import bp as audit_pages
     from lms.certificates.views import bp as certificate_pages
     from lms.core.health import bp as health
     from lms.core.storage_views import storage_bp
@@ -147,6 +148,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.exams.views import bp as exams_pages
     from lms.extensions import csrf
     from lms.ledger.views import bp as ledger_pages
+    from lms.orgs.admin_api import blp as org_admin_api
     from lms.orgs.api import blp as orgs_api
     from lms.orgs.views import bp as orgs_pages
     from lms.player.views import bp as player
@@ -155,10 +157,10 @@ def _register_blueprints(app: Flask) -> None:
 
     # exams_api: the quiz attempt page's own JSON calls, CSRF-checked like the forms.
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
-                      certificate_pages, review_pages, declaration_pages, exams_pages, exams_api):
+                      certificate_pages, review_pages, declaration_pages, exams_pages, exams_api, audit_pages):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
-    for blueprint in (accounts_api, orgs_api, courses_api, uploads_api, review_api):
+    for blueprint in (accounts_api, orgs_api, org_admin_api, courses_api, uploads_api, review_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

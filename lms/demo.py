@@ -12,6 +12,7 @@ from lms.accounts.passwords import hash_password
 from lms.core.db import utcnow
 from lms.core.idcard import make_id_number
 from lms.extensions import db
+from lms.orgs.admins import ensure_default_membership
 from lms.orgs.models import Org, OrgKind, ReviewStatus
 from lms.orgs.service import credit_code_check_char, set_path
 
@@ -51,6 +52,7 @@ def _user(org: Org, role: Role, login: str, name: str, phone: str, **extra) -> U
                     password_hash=hash_password(DEMO_PASSWORD), reviewed_at=utcnow(), **extra)
         db.session.add(user)
         db.session.flush()
+        ensure_default_membership(user)
     return user
 
 

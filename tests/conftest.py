@@ -28,6 +28,7 @@ from lms.config import Config
 from lms.core.idcard import make_id_number
 from lms.demo import credit_code
 from lms.extensions import db
+from lms.orgs.admins import ensure_default_membership
 from lms.orgs.models import Org, OrgKind, ReviewStatus
 from lms.orgs.service import set_path
 from tests.support import services
@@ -180,6 +181,8 @@ def make_user(org: Org, role: Role | None = None, status: ReviewStatus = ReviewS
                 password_hash=_PASSWORD_HASH, title_series="工程技术人员" if role == Role.LEARNER else None,
                 professional_post="工程师" if role == Role.LEARNER else None)
     db.session.add(user)
+    db.session.flush()
+    ensure_default_membership(user)
     db.session.commit()
     return user
 

@@ -7,13 +7,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from lms.accounts import schemas, service
-from lms.accounts.models import Role, User
+from lms.accounts.models import Role
 from lms.accounts.views import login_limits
 from lms.core.api import page_body
 from lms.core.auth import API_TOKEN_MAX_AGE_S, Unauthenticated, api_user, issue_api_token
-from lms.core.errors import InvalidInput
+from lms.core.errors import InvalidInput, NotAllowed
 from lms.extensions import db
-from lms.orgs.models import ReviewStatus
+from lms.orgs.permissions import Permission
 
 blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="账号、注册与审核")
 BEARER = [{"bearer": []}]
@@ -37,6 +37,10 @@ def create_token(body):
     if user is None:
         db.session.rollback()
         raise Unauthenticated("账号或密码不正确。")
+    refusal = service.login_refusal(user)
+    if refusal:
+        db.session.rollback()
+        raise NotAllowed(refusal)
     db.session.commit()
     return {"token": issue_api_token(user), "expires_in": API_TOKEN_MAX_AGE_S}
 
@@ -54,7 +58,7 @@ def register_learner(body):
 @blp.route("/registrations/learners/pending", methods=["GET"])
 @blp.doc(security=BEARER)
 @blp.response(200, schemas.Person(many=True))
-@api_user(Role.UNIT_ADMIN)
+@api_user(permission=Permission.APPROVE_PEOPLE)
 def pending_learners():
     """List the learners waiting for the caller's approval."""
     return db.session.scalars(service.reviewable_learners_query(g.api_user)).all()
@@ -64,7 +68,7 @@ def pending_learners():
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.Decision)
 @blp.response(200, schemas.Person(many=True))
-@api_user(Role.UNIT_ADMIN)
+@api_user(permission=Permission.APPROVE_PEOPLE)
 def decide_learners(body):
     """Approve or reject pending learners in one batch (all or nothing; a reason is required to reject)."""
     users = service.decide_learners(g.api_user, body["ids"], body["approve"], body["reason"])
@@ -110,14 +114,10 @@ def change_password(body):
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.PeopleQuery, location="query")
 @blp.response(200, schemas.PeoplePage)
-@api_user(Role.UNIT_ADMIN, Role.DEPARTMENT_ADMIN, Role.HR_ADMIN, Role.BASE_ADMIN)
+@api_user(permission=Permission.MANAGE_PEOPLE)
 def people(args):
-    """List the people of the caller's subtree, ID and phone numbers masked."""
-    query = service.visible_people_query(g.api_user)
-    if args["status"]:
-        if args["status"] not in {s.value for s in ReviewStatus}:
-            raise InvalidInput({"status": "状态应为 pending、approved 或 rejected。"})
-        query = query.where(User.status == ReviewStatus(args["status"]))
+    """List the people of the caller's subtree, filtered, ID and phone numbers masked."""
+    query = service.filtered_people_query(g.api_user, args)
     if not 1 <= args["per_page"] <= 200 or args["page"] < 1:
         raise InvalidInput({"per_page": "每页 1–200 条，页码从 1 开始。"})
     page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)

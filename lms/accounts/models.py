@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.core.db import enum_column, utcnow
 from lms.core.idcard import mask_id_number, mask_phone
 from lms.extensions import db
-from lms.orgs.models import Org, OrgKind, ReviewStatus
+from lms.orgs.models import Org, OrgAdmin, OrgKind, ReviewStatus
 
 
 class Role(enum.StrEnum):
@@ -77,8 +77,13 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     reviewed_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # 停用 (admin manual 5.1.2): a disabled account cannot log in; its ledger and history stay.
+    disabled_at: Mapped[dt.datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(200))
 
     org: Mapped[Org] = relationship()
+    admin_membership: Mapped[OrgAdmin | None] = relationship(foreign_keys="OrgAdmin.user_id", uselist=False,
+                                                            lazy="selectin", viewonly=True)
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
@@ -90,11 +95,13 @@ class User(UserMixin, db.Model):
 
     @property
     def is_approved(self) -> bool:
-        return self.status == ReviewStatus.APPROVED and self.org.status == ReviewStatus.APPROVED
+        return (self.status == ReviewStatus.APPROVED and self.disabled_at is None
+                and self.org.status == ReviewStatus.APPROVED and self.org.disabled_at is None)
 
     @property
     def is_admin(self) -> bool:
-        return self.role not in (Role.LEARNER, Role.REVIEWER)
+        """Whether the account administers an organisation (its rights: ``lms.orgs.access``)."""
+        return self.admin_membership is not None
 
     @property
     def masked_id_number(self) -> str:

@@ -58,6 +58,8 @@ class Person(Schema):
     phone = fields.String(attribute="masked_phone")
     title_series = fields.String()
     professional_post = fields.String()
+    disabled = fields.Function(lambda user: user.disabled_at is not None)
+    disabled_reason = fields.String()
     status = fields.String(attribute="status.value")
     reject_reason = fields.String()
     created_at = fields.DateTime()
@@ -73,7 +75,12 @@ class Me(Person):
 
 
 class PeopleQuery(Schema):
-    status = fields.String(load_default=None)
+    status = fields.String(load_default=None, metadata={"description": "pending、approved、rejected 或 disabled"})
+    name = fields.String(load_default=None)
+    id_suffix = fields.String(load_default=None, metadata={"description": "身份证号码后 4–6 位"})
+    org_id = fields.Integer(load_default=None, metadata={"description": "只看这个下级单位及其下级"})
+    since = fields.String(load_default=None, metadata={"description": "注册日期起（YYYY-MM-DD）"})
+    until = fields.String(load_default=None, metadata={"description": "注册日期止（YYYY-MM-DD）"})
     page = fields.Integer(load_default=1)
     per_page = fields.Integer(load_default=50)
 

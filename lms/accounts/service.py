@@ -5,6 +5,7 @@ Services only ``flush()``; the request handler commits or rolls back once.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import sqlalchemy as sa
@@ -12,12 +13,15 @@ import sqlalchemy as sa
 from lms.accounts.models import ADMIN_ROLE_FOR_KIND, DecisionAction, RegistrationDecision, Role, User
 from lms.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
 from lms.accounts.title_series import TITLE_SERIES
+from lms.audit import service as audit
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.idcard import id_number_problem, normalise_id_number
 from lms.core.validation import clean_text, collect, phone_problem, text_problem
 from lms.extensions import db
-from lms.orgs.models import Org, OrgKind, ReviewStatus
+from lms.orgs.access import has_permission, scope_org, within_scope
+from lms.orgs.models import Org, OrgAdmin, OrgKind, ReviewStatus
+from lms.orgs.permissions import Permission
 
 _ADMIN_LOGIN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{3,39}$")
 REASON_MAX = 200
@@ -128,6 +132,9 @@ def create_admin_account(org: Org, cleaned: dict, password: str, status: ReviewS
                 status=status, **cleaned)
     db.session.add(user)
     db.session.flush()
+    db.session.add(OrgAdmin(user_id=user.id, org_id=org.id, is_super=True))
+    db.session.flush()
+    db.session.expire(user, ["admin_membership"])
     return user
 
 
@@ -149,6 +156,17 @@ def authenticate(login: str, password: str) -> User | None:
     return user
 
 
+def login_refusal(user: User) -> str | None:
+    """Say why a correctly authenticated account may not log in (停用, admin manual 5.1.2), or None."""
+    if user.disabled_at is not None:
+        return f"账号已停用（{user.disabled_reason}），如有疑问请联系单位管理员。"
+    disabled = db.session.scalar(sa.select(Org).where(Org.id.in_(user.org.ancestor_ids), Org.disabled_at.is_not(None))
+                                 .order_by(sa.func.length(Org.path)))
+    if disabled is not None:
+        return f"{disabled.name}已停用（{disabled.disabled_reason}），暂不能登录，如有疑问请联系上级管理部门。"
+    return None
+
+
 _DUMMY_HASH = hash_password("not-a-real-password-0")
 
 
@@ -167,25 +185,64 @@ def change_password(user: User, old_password: str, new_password: str) -> None:
 
 
 def can_review_learner(actor: User, learner: User) -> bool:
-    """Only the approved admin of the learner's own unit reviews a learner (35号 二(二))."""
-    return (actor.role == Role.UNIT_ADMIN and actor.is_approved and learner.role == Role.LEARNER
-            and learner.org_id == actor.org_id)
+    """Only an admin of the learner's own unit with the permission reviews a learner (35号 二(二))."""
+    return learner.role == Role.LEARNER and has_permission(actor, Permission.APPROVE_PEOPLE, learner.org)
 
 
 def visible_people_query(actor: User):
     """Select the accounts of the actor's subtree (admins) — empty for anyone else."""
-    if not actor.is_admin or not actor.is_approved:
-        return sa.select(User).where(sa.false())
-    return (sa.select(User).join(User.org).where(Org.path.startswith(actor.org.path))
+    return (sa.select(User).join(User.org).where(within_scope(Org.path, actor, Permission.MANAGE_PEOPLE))
             .order_by(User.created_at.desc(), User.id.desc()))
+
+
+PEOPLE_STATES = {"pending": "待审核", "approved": "已通过", "rejected": "未通过", "disabled": "已停用"}
+
+
+def filtered_people_query(actor: User, filters) -> sa.Select:
+    """Select the people of the actor's subtree by name, ID-number suffix, state, sub-organisation and date."""
+    query = visible_people_query(actor)
+    name = clean_text(filters.get("name"))[:50]
+    if name:
+        query = query.where(User.name.contains(name, autoescape=True))
+    suffix = clean_text(filters.get("id_suffix")).upper()
+    if suffix:
+        if not re.fullmatch(r"[0-9X]{4,6}", suffix):
+            raise InvalidInput({"id_suffix": "身份证号后几位应为 4–6 位数字（末位可为 X）。"})
+        query = query.where(User.id_number.endswith(suffix))
+    state = clean_text(filters.get("status"))
+    if state:
+        if state not in PEOPLE_STATES:
+            raise InvalidInput({"status": "状态应为待审核、已通过、未通过或已停用。"})
+        query = (query.where(User.disabled_at.is_not(None)) if state == "disabled"
+                 else query.where(User.status == ReviewStatus(state), User.disabled_at.is_(None)))
+    org_id = filters.get("org_id")
+    if org_id not in (None, ""):
+        try:
+            org = db.session.get(Org, int(org_id))
+        except (TypeError, ValueError):
+            raise InvalidInput({"org_id": "单位编号无效。"}) from None
+        if org is None or not has_permission(actor, Permission.MANAGE_PEOPLE, org):
+            raise NotAllowed("所选单位不在本单位管辖范围内。")
+        query = query.where(Org.path.startswith(org.path))
+    for field, compare in (("since", User.created_at.__ge__), ("until", User.created_at.__lt__)):
+        raw = clean_text(filters.get(field))
+        if raw:
+            try:
+                day = dt.date.fromisoformat(raw)
+            except ValueError:
+                raise InvalidInput({field: "日期格式应为 YYYY-MM-DD。"}) from None
+            moment = dt.datetime.combine(day + dt.timedelta(days=1 if field == "until" else 0), dt.time())
+            query = query.where(compare(moment - dt.timedelta(hours=8)))  # China dates, UTC rows
+    return query
 
 
 def reviewable_learners_query(actor: User):
     """Select the pending learners this actor may approve or reject."""
-    if actor.role != Role.UNIT_ADMIN or not actor.is_approved:
+    unit = scope_org(actor, Permission.APPROVE_PEOPLE)
+    if unit is None:
         return sa.select(User).where(sa.false())
     return (sa.select(User).where(User.role == Role.LEARNER, User.status == ReviewStatus.PENDING,
-                                  User.org_id == actor.org_id).order_by(User.created_at, User.id))
+                                  User.org_id == unit.id).order_by(User.created_at, User.id))
 
 
 def decide_learners(actor: User, user_ids, approve: bool, reason: str | None) -> list[User]:
@@ -209,6 +266,9 @@ def decide_learners(actor: User, user_ids, approve: bool, reason: str | None) ->
         user.reviewed_at = now
         log_decision(user_id=user.id, action=DecisionAction.APPROVED if approve else DecisionAction.REJECTED,
              reason=reason, actor_id=actor.id)
+        audit.record(actor, "registration.approve" if approve else "registration.reject", object_type="user",
+                     object_id=user.id, label=f"{user.name}（{user.masked_id_number}）", org=user.org, reason=reason,
+                     after={"status": user.status.value})
     db.session.flush()
     return users
 

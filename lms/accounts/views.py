@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
 
-from lms.accounts import service
+from lms.accounts import lifecycle, service
 from lms.accounts.forms import LearnerRegistrationForm, LoginForm, PasswordForm, ResubmitForm, attach_errors
-from lms.accounts.models import Role, User
+from lms.accounts.models import Role
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
 from lms.extensions import db, limiter
 from lms.orgs.models import Org, ReviewStatus
+from lms.orgs.permissions import Permission
 from lms.orgs.service import unit_choices
+from lms.orgs.todo import todo_items
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -50,7 +53,8 @@ def home():
         return redirect(url_for("accounts.login"))
     if not current_user.is_approved:
         return redirect(url_for("accounts.me"))
-    return render_template("accounts/home.html", user=current_user)
+    return render_template("accounts/home.html", user=current_user,
+                           todo=todo_items(current_user) if current_user.is_admin else [])
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -64,6 +68,11 @@ def login():
             db.session.rollback()
             form.password.errors = ["账号或密码不正确。"]
             return render_template("accounts/login.html", form=form), 401
+        refusal = service.login_refusal(user)
+        if refusal:
+            db.session.rollback()
+            form.login.errors = [refusal]
+            return render_template("accounts/login.html", form=form), 403
         login_user(user)
         db.session.commit()
         return redirect(url_for("accounts.home"))
@@ -171,12 +180,37 @@ def password():
 
 
 @bp.get("/people")
-@page_user(Role.UNIT_ADMIN, Role.DEPARTMENT_ADMIN, Role.HR_ADMIN, Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_PEOPLE)
 def people():
-    """List the people of the admin's subtree, numbers masked."""
-    query = service.visible_people_query(current_user)
-    status = request.args.get("status")
-    if status in {s.value for s in ReviewStatus}:
-        query = query.where(User.status == ReviewStatus(status))
+    """List the people of the admin's subtree, filtered, numbers masked, with the lifecycle actions."""
+    filters = request.args.to_dict()
+    try:
+        query = service.filtered_people_query(current_user, filters)
+    except ServiceError as error:
+        flash(error.message, "error")
+        filters, query = {}, service.visible_people_query(current_user)
     page = db.paginate(query, per_page=50, error_out=False)
-    return render_template("accounts/people.html", page=page, status=status, statuses=list(ReviewStatus))
+    return render_template("accounts/people.html", page=page, filters=filters, states=service.PEOPLE_STATES,
+                           form=FlaskForm())
+
+
+@bp.post("/people/<int:user_id>/<any(disable, enable):change>")
+@page_user(permission=Permission.MANAGE_PEOPLE)
+def change_person_state(user_id: int, change: str):
+    """Disable or re-enable a person with a reason."""
+    back = request.form.get("next") or url_for("accounts.people")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("accounts.people")
+    if not FlaskForm().validate_on_submit():
+        flash("页面已过期，请刷新后重试。", "error")
+        return redirect(back)
+    action = lifecycle.disable_person if change == "disable" else lifecycle.enable_person
+    try:
+        person = action(current_user, user_id, request.form.get("reason"))
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(back)
+    flash(f"已{'停用' if change == 'disable' else '启用'}{person.name}的账号。", "success")
+    return redirect(back)

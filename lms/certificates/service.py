@@ -22,6 +22,7 @@ from flask import current_app, request
 from sqlalchemy.exc import IntegrityError
 
 from lms.accounts.models import Role, User
+from lms.audit import service as audit
 from lms.certificates.models import Certificate
 from lms.certificates.pdf import DEFAULT_FONT_PATH, PrintedCertificate, render_certificate
 from lms.core.clock import china_date
@@ -30,7 +31,9 @@ from lms.core.idcard import mask_id_number
 from lms.courses.models import Category
 from lms.extensions import db
 from lms.ledger.service import china_today, is_year_voided, year_summary
+from lms.orgs.access import has_permission, require
 from lms.orgs.models import Org, OrgKind
+from lms.orgs.permissions import Permission
 from lms.rules import default_rule_sets
 
 CODE_LENGTH = 16  # 80 bits of the signature: short enough to type, far too many to guess
@@ -38,7 +41,6 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD)
 # What people type by mistake for Crockford's digits (O for 0, I and L for 1); separators are ignored.
 _TYPED = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None, "\u3000": None})
-LOOKUP_ROLES = (Role.UNIT_ADMIN, Role.DEPARTMENT_ADMIN, Role.HR_ADMIN)
 SEARCH_LIMIT = 100
 
 
@@ -194,22 +196,22 @@ def certificate_for(viewer: User, certificate_id: int) -> Certificate:
         raise NotFound("证书不存在。")
     if certificate.user_id == viewer.id:
         return certificate
-    if viewer.role in LOOKUP_ROLES and viewer.is_approved and certificate.user.org.is_within(viewer.org):
+    if has_permission(viewer, Permission.LOOKUP_CERTIFICATES, certificate.user.org):
         return certificate
     raise NotAllowed("无权查看该证书：只能查看本人或本单位（本辖区）人员的证书。")
 
 
 def search(admin: User, query: str, year: int | None = None) -> list[Certificate]:
     """Find certificates of people in the admin's subtree by name (part of it) or full ID-card number."""
-    if admin.role not in LOOKUP_ROLES or not admin.is_approved:
-        raise NotAllowed("只有用人单位、主管部门和人社部门管理员可以查询证书。")
+    home = require(admin, Permission.LOOKUP_CERTIFICATES,
+                   message="只有有“证书查询”权限的用人单位、主管部门和人社部门管理员可以查询证书。")
     query = (query or "").strip()
     if not query:
         raise InvalidInput({"q": "请输入姓名或身份证号码。"})
     if len(query) > 50:
         raise InvalidInput({"q": "查询内容太长：请输入姓名或 18 位身份证号码。"})
     statement = (sa.select(Certificate).join(Certificate.user).join(User.org)
-                 .where(Org.path.startswith(admin.org.path)))
+                 .where(Org.path.startswith(home.path)))
     if len(query) == 18 and query[:17].isdigit():
         statement = statement.where(User.id_number == query.upper())
     else:
@@ -217,8 +219,11 @@ def search(admin: User, query: str, year: int | None = None) -> list[Certificate
         statement = statement.where(User.name.like(f"%{pattern}%", escape="\\"))
     if year is not None:
         statement = statement.where(Certificate.year == year)
-    return list(db.session.scalars(statement.order_by(Certificate.year.desc(), User.name, Certificate.id)
-                                   .limit(SEARCH_LIMIT)))
+    found = list(db.session.scalars(statement.order_by(Certificate.year.desc(), User.name, Certificate.id)
+                                    .limit(SEARCH_LIMIT)))
+    audit.record(admin, "certificate.lookup", object_type="certificate_search", label=f"查询证书（{len(found)} 张）",
+                 after={"query": "身份证号码" if len(query) == 18 else query, "year": year})
+    return found
 
 
 # ------------------------------------------------------------------------------------------------ printing

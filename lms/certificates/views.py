@@ -9,11 +9,11 @@ from flask_login import current_user
 
 from lms.accounts.models import Role
 from lms.certificates import service
-from lms.certificates.service import LOOKUP_ROLES
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
 from lms.core.idcard import mask_id_number
 from lms.extensions import db, limiter
+from lms.orgs.permissions import Permission
 
 bp = Blueprint("certificates", __name__, template_folder="templates")
 
@@ -69,7 +69,7 @@ def certificate_pdf(certificate_id: int):
 
 
 @bp.get("/certificates/lookup")
-@page_user(*LOOKUP_ROLES)
+@page_user(permission=Permission.LOOKUP_CERTIFICATES)
 def lookup():
     """Let an admin find the certificates of people in their subtree by name or ID-card number."""
     query = (request.args.get("q") or "").strip()
@@ -83,6 +83,7 @@ def lookup():
                     raise InvalidInput({"year": "年度应为四位数字，如 2026。"})
                 year = int(year_raw)
             results = service.search(current_user, query, year)
+            db.session.commit()  # the look-up's audit row
         except InvalidInput as error:
             problems, status = error.fields, error.status
     return render_template("certificates/lookup.html", q=query, year=year_raw, results=results, problems=problems,

@@ -1,4 +1,5 @@
-"""Who is asking: session login for pages, bearer tokens for the JSON API, and role checks."""
+"""Who is asking: session login for pages, bearer tokens for the JSON API; what they may do is
+``lms.orgs.access`` (a permission of the catalogue), or for learner-only pages the learner account kind."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from lms.accounts.models import Role, User
 from lms.core.errors import NotAllowed, ServiceError
 from lms.extensions import db, login_manager
+from lms.orgs.access import admin_org, has_permission, require
+from lms.orgs.permissions import Permission
 
 API_TOKEN_MAX_AGE_S = 12 * 3600
 
@@ -28,7 +31,7 @@ def load_user(session_id: str) -> User | None:
     except ValueError:
         return None
     user = db.session.get(User, user_id)
-    if user is None or user.session_version != version:
+    if user is None or user.session_version != version or user.disabled_at is not None:
         return None
     return user
 
@@ -49,13 +52,19 @@ def user_from_api_token(token: str) -> User | None:
     except BadSignature:
         return None
     user = db.session.get(User, data.get("uid")) if isinstance(data, dict) else None
-    if user is None or user.session_version != data.get("v"):
+    if user is None or user.session_version != data.get("v") or user.disabled_at is not None:
         return None
     return user
 
 
-def api_user(*roles: Role, approved: bool = True):
-    """Decorate an API view: the caller is identified by bearer token only (never by cookie, so no CSRF)."""
+def api_user(*roles: Role, approved: bool = True, permission: Permission | tuple[Permission, ...] | None = None,
+             admin: bool = False):
+    """Decorate an API view: the caller is identified by bearer token only (never by cookie, so no CSRF).
+
+    ``roles`` names account kinds (learner-only calls); ``permission`` an admin permission of the catalogue,
+    held over the admin's own organisation (the service checks the object's place in the subtree), or a tuple
+    of which any one will do; ``admin`` asks only that the caller administers an organisation.
+    """
 
     def decorator(view):
         @functools.wraps(view)
@@ -69,6 +78,7 @@ def api_user(*roles: Role, approved: bool = True):
                 raise NotAllowed("账号尚未通过审核，暂不能进行此操作。")
             if roles and user.role not in roles:
                 raise NotAllowed("当前角色无权进行此操作。")
+            _require_admin_rights(user, permission, admin)
             g.api_user = user
             return view(*args, **kwargs)
 
@@ -77,8 +87,19 @@ def api_user(*roles: Role, approved: bool = True):
     return decorator
 
 
-def page_user(*roles: Role):
-    """Decorate a page view: logged in, approved, and (when given) in one of the roles."""
+def _require_admin_rights(user: User, permission, admin: bool) -> None:
+    if admin and admin_org(user) is None:
+        raise NotAllowed("只有单位管理员可以进行此操作。")
+    if isinstance(permission, tuple):
+        if not any(has_permission(user, p) for p in permission):
+            raise NotAllowed("当前账号没有" + "或".join(f"“{p.label}”" for p in permission) + "权限。")
+    elif permission is not None:
+        require(user, permission)
+
+
+def page_user(*roles: Role, permission: Permission | tuple[Permission, ...] | None = None, admin: bool = False):
+    """Decorate a page view: logged in, approved, and (when given) of one of the account kinds or holding
+    the admin permission."""
 
     def decorator(view):
         @functools.wraps(view)
@@ -89,6 +110,10 @@ def page_user(*roles: Role):
                 flash("账号尚未通过审核，请先查看注册状态。", "warning")
                 return redirect(url_for("accounts.me"))
             if roles and current_user.role not in roles:
+                abort(403)
+            try:
+                _require_admin_rights(current_user, permission, admin)
+            except NotAllowed:
                 abort(403)
             return view(*args, **kwargs)
 

@@ -6,6 +6,24 @@ from flask import Flask, url_for
 from flask_login import current_user
 
 from lms.accounts.models import Role
+from lms.orgs.access import admin_org, has_permission, permissions_of
+from lms.orgs.permissions import Permission
+
+# The admin menu: each entry shows for an admin holding any one of its permissions.
+ADMIN_MENU = [
+    ("注册审核", "orgs.registrations_page", {Permission.APPROVE_PEOPLE, Permission.APPROVE_ORGS}),
+    ("组织机构", "orgs.tree", {Permission.MANAGE_SUB_ORGS, Permission.EDIT_ORG_SETTINGS, Permission.APPROVE_ORGS}),
+    ("人员", "accounts.people", {Permission.MANAGE_PEOPLE}),
+    ("管理员", "orgs.admins_page", {Permission.MANAGE_ADMINS}),
+    ("学时审核", "declarations.review", {Permission.REVIEW_DECLARATIONS}),
+    ("顺延补学", "declarations.deferrals", {Permission.GRANT_DEFERRALS}),
+    ("档案托管", "declarations.archive_hostings", {Permission.HOST_ARCHIVES}),
+    ("证书查询", "certificates.lookup", {Permission.LOOKUP_CERTIFICATES}),
+    ("创建人社部门", "orgs.create_bureau", {Permission.CREATE_BUREAUS}),
+    ("观看审核", "review.queue", {Permission.VIEW_SESSIONS, Permission.REVIEW_SESSIONS}),
+    ("课程管理", "courses.base_courses", {Permission.MANAGE_COURSES}),
+    ("操作日志", "audit.log_page", {Permission.VIEW_AUDIT_LOG}),
+]
 
 
 def navigation() -> list[tuple[str, str]]:
@@ -14,33 +32,24 @@ def navigation() -> list[tuple[str, str]]:
         return [("登录", url_for("accounts.login")), ("个人注册", url_for("accounts.register")),
                 ("单位注册", url_for("orgs.register")), ("证书验证", url_for("certificates.verify_form"))]
     entries = [("首页", url_for("accounts.home"))]
-    if current_user.is_approved and current_user.is_admin:
-        entries.append(("注册审核", url_for("orgs.registrations_page")))
-        entries.append(("组织机构", url_for("orgs.tree")))
-        entries.append(("人员", url_for("accounts.people")))
-    if current_user.is_approved and current_user.role in (Role.UNIT_ADMIN, Role.DEPARTMENT_ADMIN, Role.HR_ADMIN):
-        entries.append(("证书查询", url_for("certificates.lookup")))
-    if current_user.is_approved and current_user.role == Role.HR_ADMIN:
-        entries.append(("创建人社部门", url_for("orgs.create_bureau")))
-    if current_user.is_approved and current_user.role in (Role.REVIEWER, Role.HR_ADMIN):
-        entries.append(("观看审核", url_for("review.queue")))
-    if current_user.is_approved and current_user.role == Role.BASE_ADMIN:
-        entries.append(("课程管理", url_for("courses.base_courses")))
     if current_user.is_approved and current_user.role == Role.LEARNER:
         entries += [("课程目录", url_for("courses.catalogue")), ("我的课程", url_for("courses.my_courses"))]
         entries.append(("观看记录", url_for("review.my_records")))
         entries.append(("我的学时", url_for("ledger.year_page")))
         entries.append(("学时申报", url_for("declarations.mine")))
-    if current_user.is_approved and current_user.role in (Role.UNIT_ADMIN, Role.DEPARTMENT_ADMIN, Role.HR_ADMIN):
-        entries.append(("学时审核", url_for("declarations.review")))
-    if current_user.is_approved and current_user.role == Role.UNIT_ADMIN:
-        entries.append(("顺延补学", url_for("declarations.deferrals")))
-        if current_user.org.archive_agency:
-            entries.append(("档案托管", url_for("declarations.archive_hostings")))
+    held = permissions_of(current_user)
+    home = admin_org(current_user)
+    for label, endpoint, needs in ADMIN_MENU:
+        if held & needs and (endpoint != "declarations.archive_hostings" or home.archive_agency):
+            entries.append((label, url_for(endpoint)))
     entries.append(("修改密码", url_for("accounts.password")))  # 退出 is a POST form in base.html
     return entries
 
 
 def register_template_helpers(app: Flask) -> None:
     """Expose the navigation to every template."""
-    app.context_processor(lambda: {"navigation": navigation})
+    app.context_processor(lambda: {"navigation": navigation, "has_permission": _current_has, "Permission": Permission})
+
+
+def _current_has(permission: Permission, org=None) -> bool:
+    return has_permission(current_user, permission, org)

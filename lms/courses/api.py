@@ -13,6 +13,7 @@ from lms.core.auth import api_user
 from lms.core.errors import NotAllowed
 from lms.courses import schemas, service
 from lms.extensions import db
+from lms.orgs.permissions import Permission
 from lms.player import service as player
 
 blp = Blueprint("courses_api", __name__, url_prefix="/api/v1", description="课程、目录与选课")
@@ -25,7 +26,7 @@ BEARER = [{"bearer": []}]
 @blp.route("/base/courses", methods=["GET"])
 @blp.doc(security=BEARER)
 @blp.response(200, schemas.CourseOut(many=True))
-@api_user(Role.BASE_ADMIN)
+@api_user(permission=Permission.MANAGE_COURSES)
 def base_courses():
     """List the caller's base's courses, newest first."""
     return db.session.scalars(service.base_courses_query(g.api_user)).all()
@@ -35,7 +36,7 @@ def base_courses():
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.CourseIn)
 @blp.response(201, schemas.AuthoringCourseOut)
-@api_user(Role.BASE_ADMIN)
+@api_user(permission=Permission.MANAGE_COURSES)
 def create_course(body):
     """Create a draft course in the caller's base."""
     course = service.create_course(g.api_user, body)
@@ -46,7 +47,7 @@ def create_course(body):
 @blp.route("/base/courses/<int:course_id>", methods=["GET"])
 @blp.doc(security=BEARER)
 @blp.response(200, schemas.AuthoringCourseOut)
-@api_user(Role.BASE_ADMIN)
+@api_user(permission=Permission.MANAGE_COURSES)
 def get_course(course_id: int):
     """Return a course of the caller's base with its coursewares, their media and what blocks publishing."""
     return service.course_for_author(g.api_user, course_id)
@@ -56,7 +57,7 @@ def get_course(course_id: int):
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.CoursePatch)
 @blp.response(200, schemas.AuthoringCourseOut)
-@api_user(Role.BASE_ADMIN)
+@api_user(permission=Permission.MANAGE_COURSES)
 def update_course(body, course_id: int):
     """Change a course's title or description; its category or year only while it is a draft."""
     course = service.update_course(g.api_user, course_id, body)
@@ -68,7 +69,7 @@ def update_course(body, course_id: int):
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.CoursewareIn)
 @blp.response(201, schemas.AuthoringCoursewareOut)
-@api_user(Role.BASE_ADMIN)
+@api_user(permission=Permission.MANAGE_COURSES)
 def add_courseware(body, course_id: int):
     """Append a courseware to a draft course; upload its video next (``/api/v1/uploads``)."""
     courseware = service.add_courseware(g.api_user, course_id, body)
@@ -80,7 +81,7 @@ def add_courseware(body, course_id: int):
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.CoursewareOrder)
 @blp.response(200, schemas.AuthoringCourseOut)
-@api_user(Role.BASE_ADMIN)
+@api_user(permission=Permission.MANAGE_COURSES)
 def reorder_coursewares(body, course_id: int):
     """Put a draft course's coursewares in the given order."""
     course = service.reorder_coursewares(g.api_user, course_id, body["ids"])
@@ -92,7 +93,7 @@ def reorder_coursewares(body, course_id: int):
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.CoursewarePatch)
 @blp.response(200, schemas.AuthoringCoursewareOut)
-@api_user(Role.BASE_ADMIN)
+@api_user(permission=Permission.MANAGE_COURSES)
 def update_courseware(body, courseware_id: int):
     """Change a courseware's title or labelled hours (draft courses; hours within the video's duration ÷ 45 min)."""
     courseware = service.update_courseware(g.api_user, courseware_id, body)
@@ -103,7 +104,7 @@ def update_courseware(body, courseware_id: int):
 @blp.route("/base/coursewares/<int:courseware_id>", methods=["DELETE"])
 @blp.doc(security=BEARER)
 @blp.response(204)
-@api_user(Role.BASE_ADMIN)
+@api_user(permission=Permission.MANAGE_COURSES)
 def remove_courseware(courseware_id: int):
     """Remove a courseware from a draft course."""
     service.remove_courseware(g.api_user, courseware_id)
@@ -114,7 +115,7 @@ def remove_courseware(courseware_id: int):
 @blp.doc(security=BEARER)
 @blp.response(200, schemas.AuthoringCourseOut)
 @blp.alt_response(409, description="课程暂不能发布：error.fields 逐个课件说明原因")
-@api_user(Role.BASE_ADMIN)
+@api_user(permission=Permission.MANAGE_COURSES)
 def publish_course(course_id: int):
     """Publish a course once every courseware has a ready video that carries its labelled hours."""
     course = service.publish_course(g.api_user, course_id)
@@ -125,7 +126,7 @@ def publish_course(course_id: int):
 @blp.route("/base/courses/<int:course_id>/withdraw", methods=["POST"])
 @blp.doc(security=BEARER)
 @blp.response(200, schemas.AuthoringCourseOut)
-@api_user(Role.BASE_ADMIN)
+@api_user(permission=Permission.MANAGE_COURSES)
 def withdraw_course(course_id: int):
     """Withdraw a published course from the catalogue; enrolled learners keep it."""
     course = service.withdraw_course(g.api_user, course_id)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, Namespace, SocketIO, join_room
 
-from lms.accounts.models import Role
+from lms.orgs.access import scope_org
+from lms.orgs.permissions import Permission
 
 MEDIA_NAMESPACE = "/media"
 
@@ -24,11 +25,11 @@ class MediaNamespace(Namespace):
 
     def on_connect(self, auth=None):
         """Authenticate once from the Flask-Login session and join the admin's base room."""
-        if not (current_user.is_authenticated and current_user.is_approved
-                and current_user.role == Role.BASE_ADMIN):
+        base = scope_org(current_user, Permission.MANAGE_COURSES) if current_user.is_authenticated else None
+        if base is None:
             # Socket.IO's ConnectionRefusedError (not the builtin): its message reaches the browser's connect_error.
             raise ConnectionRefusedError("unauthorized")
-        join_room(base_room(current_user.org_id))
+        join_room(base_room(base.id))
 
 
 def register_socketio_namespaces(socketio: SocketIO) -> None:

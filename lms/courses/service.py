@@ -29,7 +29,9 @@ from lms.courses.models import (
     MediaStatus,
 )
 from lms.extensions import db
+from lms.orgs.access import require, scope_org
 from lms.orgs.models import Org, OrgKind, ReviewStatus
+from lms.orgs.permissions import Permission
 
 TITLE_MAX = 100
 DESCRIPTION_MAX = 2000
@@ -178,13 +180,18 @@ def coursewares_exceeding(asset: MediaAsset) -> list[Courseware]:
 
 
 def is_base_admin_of(user: User, base_id: int) -> bool:
-    """Tell whether the user is an approved admin of this continuing-education base."""
-    return user.role == Role.BASE_ADMIN and user.is_approved and user.org_id == base_id
+    """Tell whether the user is an admin of this continuing-education base who manages its courses."""
+    home = scope_org(user, Permission.MANAGE_COURSES)
+    return home is not None and home.id == base_id
+
+
+def managed_base(actor: User, message: str = "只有已通过审核的继续教育基地管理员可以管理课程。") -> Org:
+    """Return the base whose courses the actor manages, or refuse."""
+    return require(actor, Permission.MANAGE_COURSES, message=message)
 
 
 def _require_base_admin(actor: User) -> None:
-    if not (actor.role == Role.BASE_ADMIN and actor.is_approved and actor.org.kind == OrgKind.BASE):
-        raise NotAllowed("只有已通过审核的继续教育基地管理员可以管理课程。")
+    managed_base(actor)
 
 
 def course_for_author(actor: User, course_id: int) -> Course:
@@ -193,7 +200,7 @@ def course_for_author(actor: User, course_id: int) -> Course:
     course = db.session.get(Course, course_id)
     if course is None:
         raise NotFound("课程不存在。")
-    if course.base_id != actor.org_id:
+    if course.base_id != managed_base(actor).id:
         raise NotAllowed("只能管理本基地的课程。")
     return course
 
@@ -204,7 +211,7 @@ def courseware_for_author(actor: User, courseware_id: int) -> Courseware:
     courseware = db.session.get(Courseware, courseware_id)
     if courseware is None:
         raise NotFound("课件不存在。")
-    if courseware.course.base_id != actor.org_id:
+    if courseware.course.base_id != managed_base(actor).id:
         raise NotAllowed("只能管理本基地的课件。")
     return courseware
 
@@ -224,7 +231,7 @@ def _require_draft(course: Course) -> None:
 def base_courses_query(actor: User):
     """Select the courses of the admin's base, newest first."""
     _require_base_admin(actor)
-    return (sa.select(Course).where(Course.base_id == actor.org_id)
+    return (sa.select(Course).where(Course.base_id == managed_base(actor).id)
             .options(selectinload(Course.coursewares)).order_by(Course.created_at.desc(), Course.id.desc()))
 
 
@@ -243,7 +250,7 @@ def create_course(actor: User, data: dict) -> Course:
     })
     if problems:
         raise InvalidInput(problems)
-    course = Course(base_id=actor.org_id, category=category, year=year, title=title, description=description,
+    course = Course(base_id=managed_base(actor).id, category=category, year=year, title=title, description=description,
                     state=CourseState.DRAFT)
     db.session.add(course)
     db.session.flush()

@@ -16,23 +16,24 @@ from flask_smorest import Blueprint
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
-from lms.accounts.models import Role
 from lms.core.auth import Unauthenticated, api_user
 from lms.core.errors import NotAllowed
 from lms.courses import upload_schemas as schemas
 from lms.courses import uploads
 from lms.extensions import csrf, db
+from lms.orgs.access import require
+from lms.orgs.permissions import Permission
 
 blp = Blueprint("uploads_api", __name__, url_prefix="/api/v1", description="课件视频分片上传")
 SECURITY = [{"bearer": []}]
 CSRF_HEADER = "X-CSRFToken"
 
 
-def bearer_or_session_user(*roles: Role):
+def bearer_or_session_user(permission: Permission):
     """Decorate an API view: a bearer token, or a logged-in session whose request carries a valid CSRF header."""
 
     def decorator(view):
-        bearer_view = api_user(*roles)(view)
+        bearer_view = api_user(permission=permission)(view)
 
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
@@ -43,8 +44,7 @@ def bearer_or_session_user(*roles: Role):
             _check_csrf_header()
             if not current_user.is_approved:
                 raise NotAllowed("账号尚未通过审核，暂不能进行此操作。")
-            if roles and current_user.role not in roles:
-                raise NotAllowed("当前角色无权进行此操作。")
+            require(current_user, permission)
             g.api_user = current_user._get_current_object()
             after_this_request(_send_fresh_csrf_token)
             return view(*args, **kwargs)
@@ -74,7 +74,7 @@ def _send_fresh_csrf_token(response):
 @blp.response(201, schemas.UploadStarted)
 @blp.alt_response(403, description="不是该课程所属基地的管理员")
 @blp.alt_response(422, description="文件不是视频，或大小超出范围")
-@bearer_or_session_user(Role.BASE_ADMIN)
+@bearer_or_session_user(Permission.MANAGE_COURSES)
 @blp.arguments(schemas.UploadStart)
 def start_upload(body):
     """Start uploading a courseware's video; returns the part size and how many parts to send."""
@@ -89,7 +89,7 @@ def start_upload(body):
 @csrf.exempt
 @blp.doc(security=SECURITY)
 @blp.response(200, schemas.UploadStatus)
-@bearer_or_session_user(Role.BASE_ADMIN)
+@bearer_or_session_user(Permission.MANAGE_COURSES)
 def upload_status(asset_id: int):
     """Return the upload's state and the parts already stored (to resume, send only the others)."""
     return uploads.upload_status(g.api_user, asset_id)
@@ -99,7 +99,7 @@ def upload_status(asset_id: int):
 @csrf.exempt
 @blp.doc(security=SECURITY)
 @blp.response(200, schemas.PartTarget)
-@bearer_or_session_user(Role.BASE_ADMIN)
+@bearer_or_session_user(Permission.MANAGE_COURSES)
 def part_target(asset_id: int, part_number: int):
     """Return the URL to PUT one part's bytes to, valid for a few minutes."""
     target = uploads.part_target(g.api_user, asset_id, part_number)
@@ -117,7 +117,7 @@ def part_target(asset_id: int, part_number: int):
 @blp.response(200, schemas.PartStored)
 @blp.alt_response(409, description="存储为 S3：分片应 PUT 到预签名地址")
 @blp.alt_response(411, description="缺少 Content-Length")
-@bearer_or_session_user(Role.BASE_ADMIN)
+@bearer_or_session_user(Permission.MANAGE_COURSES)
 def put_part(asset_id: int, part_number: int):
     """Store one part sent as the raw request body (only when storage is a local folder)."""
     # MAX_CONTENT_LENGTH (4 MiB) is for forms and JSON; a part streams to disk in 1 MiB chunks, and the
@@ -131,7 +131,7 @@ def put_part(asset_id: int, part_number: int):
 @blp.doc(security=SECURITY)
 @blp.response(200, schemas.UploadStatus)
 @blp.alt_response(409, description="还有分片未上传，或已完成")
-@bearer_or_session_user(Role.BASE_ADMIN)
+@bearer_or_session_user(Permission.MANAGE_COURSES)
 def complete_upload(asset_id: int):
     """Join the parts into the original video and queue it for transcoding."""
     uploads.complete_upload(g.api_user, asset_id)
@@ -143,7 +143,7 @@ def complete_upload(asset_id: int):
 @csrf.exempt
 @blp.doc(security=SECURITY)
 @blp.response(204)
-@bearer_or_session_user(Role.BASE_ADMIN)
+@bearer_or_session_user(Permission.MANAGE_COURSES)
 def abort_upload(asset_id: int):
     """Cancel an unfinished upload and discard its parts."""
     uploads.abort_upload(g.api_user, asset_id)

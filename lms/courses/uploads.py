@@ -20,7 +20,7 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from flask import current_app
 
-from lms.accounts.models import Role, User
+from lms.accounts.models import User
 from lms.config import Config
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceError
 from lms.core.storage import (
@@ -34,7 +34,9 @@ from lms.core.storage import (
     part_size_for,
 )
 from lms.courses.models import Course, CourseState, Courseware, MediaAsset, MediaStatus
+from lms.courses.service import managed_base
 from lms.extensions import db
+from lms.orgs.models import Org
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ def start_upload(actor: User, courseware_id: int, filename: str, size: int, cont
     stored_type = _video_content_type(extension, content_type)
     _check_size(size)
     asset = MediaAsset(
-        base_id=actor.org_id,
+        base_id=_require_base_admin(actor).id,
         uploaded_by_id=actor.id,
         original_key="",
         original_filename=display_name,
@@ -242,16 +244,15 @@ def abort_upload(actor: User, asset_id: int) -> None:
 # -- rules --------------------------------------------------------------------------------------------
 
 
-def _require_base_admin(actor: User) -> None:
-    if actor.role != Role.BASE_ADMIN or not actor.is_approved:
-        raise NotAllowed("只有已通过审核的继续教育基地管理员可以上传课件视频。")
+def _require_base_admin(actor: User) -> Org:
+    return managed_base(actor, "只有已通过审核的继续教育基地管理员可以上传课件视频。")
 
 
 def _uploadable_courseware(actor: User, courseware_id: int) -> Courseware:
     courseware = db.session.get(Courseware, courseware_id) if _is_db_id(courseware_id) else None
     if courseware is None:
         raise NotFound("课件不存在。")
-    _check_course_accepts_uploads(actor.org_id, courseware.course)
+    _check_course_accepts_uploads(_require_base_admin(actor).id, courseware.course)
     return courseware
 
 
@@ -271,7 +272,7 @@ def _owned_asset(actor: User, asset_id: int, for_update: bool = False) -> MediaA
         asset = db.session.scalars(query.with_for_update() if for_update else query).first()
     if asset is None:
         raise NotFound("上传任务不存在或已取消。")
-    if asset.base_id != actor.org_id:
+    if asset.base_id != _require_base_admin(actor).id:
         raise NotAllowed("只能查看和操作本基地的上传任务。")
     return asset
 

@@ -14,6 +14,7 @@ from lms.courses import service
 from lms.courses.forms import ActionForm, CourseForm, CoursewareForm, MoveForm
 from lms.courses.models import Category, CourseState, Enrollment, MediaStatus
 from lms.extensions import db
+from lms.orgs.permissions import Permission
 
 bp = Blueprint("courses", __name__, template_folder="templates")
 
@@ -35,7 +36,7 @@ def _fill_year_choices(form: CourseForm, existing: int | None = None) -> None:
 
 
 @bp.get("/base/courses")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def base_courses():
     """List the base's courses with their state and hours."""
     courses = db.session.scalars(service.base_courses_query(current_user)).all()
@@ -43,7 +44,7 @@ def base_courses():
 
 
 @bp.route("/base/courses/new", methods=["GET", "POST"])
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def new_course():
     """Create a draft course."""
     form = CourseForm()
@@ -63,7 +64,7 @@ def new_course():
 
 
 @bp.route("/base/courses/<int:course_id>/edit", methods=["GET", "POST"])
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def edit_course(course_id: int):
     """Edit a course: title and description always, category and year only while it is a draft."""
     course = service.course_for_author(current_user, course_id)
@@ -95,14 +96,14 @@ def _render_course(course, add_form: CoursewareForm | None = None, status: int =
 
 
 @bp.get("/base/courses/<int:course_id>")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def course_page(course_id: int):
     """Show a course with its coursewares, their videos' live processing status and the upload forms."""
     return _render_course(service.course_for_author(current_user, course_id))
 
 
 @bp.get("/base/courses/<int:course_id>/media.json")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def media_status(course_id: int):
     """Return each courseware's media status, for the course page to catch up after (re)connecting."""
     course = service.course_for_author(current_user, course_id)
@@ -112,7 +113,7 @@ def media_status(course_id: int):
 
 
 @bp.post("/base/courses/<int:course_id>/coursewares")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def add_courseware(course_id: int):
     """Add a courseware to a draft course."""
     form = CoursewareForm()
@@ -130,7 +131,7 @@ def add_courseware(course_id: int):
 
 
 @bp.route("/base/coursewares/<int:courseware_id>/edit", methods=["GET", "POST"])
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def edit_courseware(courseware_id: int):
     """Change a courseware's title or labelled hours (draft courses only)."""
     courseware = service.courseware_for_author(current_user, courseware_id)
@@ -153,7 +154,7 @@ def edit_courseware(courseware_id: int):
 
 
 @bp.post("/base/coursewares/<int:courseware_id>/move")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def move_courseware(courseware_id: int):
     """Move a courseware one place up or down."""
     courseware = service.courseware_for_author(current_user, courseware_id)
@@ -171,7 +172,7 @@ def move_courseware(courseware_id: int):
 
 
 @bp.post("/base/coursewares/<int:courseware_id>/remove")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def remove_courseware(courseware_id: int):
     """Remove a courseware from a draft course."""
     courseware = service.courseware_for_author(current_user, courseware_id)
@@ -187,7 +188,7 @@ def remove_courseware(courseware_id: int):
 
 
 @bp.post("/base/courses/<int:course_id>/publish")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def publish(course_id: int):
     """Publish the course to the catalogue, or say what still has to be fixed."""
     if _require_action_form():
@@ -202,7 +203,7 @@ def publish(course_id: int):
 
 
 @bp.post("/base/courses/<int:course_id>/withdraw")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def withdraw(course_id: int):
     """Withdraw the course from the catalogue; enrolled learners keep it."""
     if _require_action_form():

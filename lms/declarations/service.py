@@ -18,7 +18,8 @@ from typing import Any, BinaryIO
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 
-from lms.accounts.models import ADMIN_ROLE_FOR_KIND, Role, User
+from lms.accounts.models import Role, User
+from lms.audit import service as audit
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.idcard import id_number_problem, normalise_id_number
@@ -39,12 +40,12 @@ from lms.declarations.models import (
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.ledger.models import AdjustmentKind, SourceType
+from lms.orgs.access import admin_org, has_permission, require, scope_org, within_scope
 from lms.orgs.models import HR_KINDS, Org, OrgKind
+from lms.orgs.permissions import Permission
 from lms.rules import CreditedThisYear, Outcome, RuleSet, compute
 from lms.rules.model import Kind
 
-REVIEWER_ROLES = (Role.UNIT_ADMIN, Role.DEPARTMENT_ADMIN, Role.HR_ADMIN)
-VOIDING_ROLES = (Role.DEPARTMENT_ADMIN, Role.HR_ADMIN)
 MAX_TITLE_CHARS = 200
 MAX_REASON_CHARS = 500
 EARLIEST_YEAR = 2000
@@ -136,7 +137,7 @@ def record_archive_hosting(actor: User, person: User, agency: Org) -> ArchiveHos
     """Record that an archive agency hosts a person's archive (档案托管); only that agency's admin may."""
     if not agency.archive_agency:
         raise InvalidInput({"agency": f"{agency.name}不是人事档案管理服务机构。"})
-    if actor.role != Role.UNIT_ADMIN or actor.org_id != agency.id:
+    if not has_permission(actor, Permission.HOST_ARCHIVES, agency):
         raise NotAllowed("只有档案托管机构的管理员可以登记档案托管人员。")
     if person.role != Role.LEARNER:
         raise InvalidInput({"person": "只能登记专业技术人员。"})
@@ -152,12 +153,11 @@ def record_archive_hosting(actor: User, person: User, agency: Org) -> ArchiveHos
 
 def hosting_agency(actor: User) -> Org:
     """Return the archive agency the actor administers, or refuse: only an agency's unit admin keeps its list."""
-    if actor.role != Role.UNIT_ADMIN or not actor.is_approved:
-        raise NotAllowed("只有档案托管机构的管理员可以登记档案托管人员。")
-    if not actor.org.archive_agency:
-        raise NotAllowed(f"{actor.org.name}不是人事档案管理服务机构，不能登记档案托管；"
+    unit = require(actor, Permission.HOST_ARCHIVES, message="只有档案托管机构的管理员可以登记档案托管人员。")
+    if not unit.archive_agency:
+        raise NotAllowed(f"{unit.name}不是人事档案管理服务机构，不能登记档案托管；"
                          "如需开通，请联系上级人社部门在“组织机构”中设置。")
-    return actor.org
+    return unit
 
 
 def hosted_people(actor: User) -> list[tuple[ArchiveHosting, User]]:
@@ -206,7 +206,7 @@ def can_view(user: User, declaration: Declaration) -> bool:
     """The learner, and the admins of the reviewing organisations and above (their subtree holds the first)."""
     if user.id == declaration.user_id:
         return True
-    return user.role in REVIEWER_ROLES and user.is_approved and declaration.first_org.is_within(user.org)
+    return has_permission(user, Permission.REVIEW_DECLARATIONS, declaration.first_org)
 
 
 def declaration_for(user: User, declaration_id: int) -> Declaration:
@@ -221,15 +221,17 @@ def reviewer_of_step(user: User, declaration: Declaration) -> bool:
     """Tell whether the user decides the declaration's current step."""
     if declaration.status != DeclarationStatus.PENDING or not user.is_approved:
         return False
+    home = scope_org(user, Permission.REVIEW_DECLARATIONS)
+    if home is None:
+        return False
     if declaration.step == ReviewStep.FIRST:
-        return user.role == Role.UNIT_ADMIN and user.org_id == declaration.first_org_id
-    org = declaration.second_org
-    return org is not None and user.org_id == org.id and user.role == ADMIN_ROLE_FOR_KIND[org.kind]
+        return home.id == declaration.first_org_id
+    return home.id == declaration.second_org_id
 
 
 def may_void(user: User, declaration: Declaration) -> bool:
-    return (declaration.status == DeclarationStatus.FILED and user.role in VOIDING_ROLES and user.is_approved
-            and declaration.first_org.is_within(user.org))
+    return (declaration.status == DeclarationStatus.FILED
+            and has_permission(user, Permission.VOID_DECLARATIONS, declaration.first_org))
 
 
 def step_org(declaration: Declaration) -> Org | None:
@@ -299,10 +301,9 @@ def grant_deferral(actor: User, learner_id: Any, year: Any, reason_kind: Any, re
                    today: dt.date | None = None) -> Deferral:
     """第十七条: the unit certifies illness, injury or pregnancy and lets the year be completed until ``ends_on``."""
     today = today or ledger.china_today()
-    if actor.role != Role.UNIT_ADMIN:
-        raise NotAllowed("只有用人单位管理员可以办理顺延补学。")
+    unit = require(actor, Permission.GRANT_DEFERRALS, message="只有用人单位管理员可以办理顺延补学。")
     learner = db.session.get(User, _int(learner_id, "learner_id", "请选择人员。"))
-    if learner is None or learner.role != Role.LEARNER or learner.org_id != actor.org_id:
+    if learner is None or learner.role != Role.LEARNER or learner.org_id != unit.id:
         raise NotFound("本单位没有这名专业技术人员。")
     problems: dict[str, str] = {}
     year_value = _int(year, "year", "请填写年度。")
@@ -335,6 +336,9 @@ def grant_deferral(actor: User, learner_id: Any, year: Any, reason_kind: Any, re
             db.session.add(deferral)
     except sa.exc.IntegrityError:
         raise Conflict(f"{learner.name} {year_value} 年度已办理顺延补学。") from None
+    audit.record(actor, "deferral.grant", object_type="deferral", object_id=deferral.id,
+                 label=f"{learner.name} {year_value} 年度", org=learner.org, reason=deferral.reason,
+                 after={"ends_on": deferral.ends_on.isoformat()})
     return deferral
 
 
@@ -520,7 +524,8 @@ def _file(declaration: Declaration, actor: User, reason: str | None, step: Revie
 def void(actor: User, declaration_id: int, reason: Any) -> Declaration:
     """第二十一条: mark a filed declaration as false; the person's hours of that year are voided by the ledger."""
     declaration = declaration_for(actor, declaration_id)
-    if actor.role not in VOIDING_ROLES or actor.id == declaration.user_id:
+    voider = has_permission(actor, Permission.VOID_DECLARATIONS, declaration.first_org)
+    if not voider or actor.id == declaration.user_id:
         raise NotAllowed("只有申报人所在单位以上的主管部门或人社部门管理员可以认定弄虚作假。")
     if declaration.status != DeclarationStatus.FILED:
         raise Conflict("只有已备案入账的申报可以认定弄虚作假。")
@@ -549,8 +554,14 @@ def _transition(declaration: Declaration, expected: DeclarationStatus, **values)
 
 def _record(declaration: Declaration, actor: User, action: DecisionAction, reason: str | None,
             step: ReviewStep | None = None, hours: Decimal | None = None) -> None:
+    if actor.id != declaration.user_id and action != DecisionAction.FILED:
+        audit.record(actor, "declaration.void" if action == DecisionAction.VOIDED else "declaration.decide",
+                     object_type="declaration", object_id=declaration.id,
+                     label=f"{declaration.user.name}：{declaration.title}", org=declaration.first_org, reason=reason,
+                     after={"action": action.value, "step": step.value if step else None,
+                            "hours": str(hours) if hours is not None else None})
     db.session.add(DeclarationDecision(declaration_id=declaration.id, step=step, action=action, reason=reason,
-                                       hours=hours, actor_id=actor.id, actor_org_id=actor.org_id))
+                                       hours=hours, actor_id=actor.id, actor_org_id=(admin_org(actor) or actor.org).id))
     db.session.flush()
 
 
@@ -562,34 +573,42 @@ def my_declarations(user: User) -> list[Declaration]:
                                    .order_by(Declaration.id.desc())))
 
 
+def review_queue_condition(actor: User):
+    """The condition "waiting for the actor's decision at its step" (false for anyone without the permission)."""
+    home = scope_org(actor, Permission.REVIEW_DECLARATIONS)
+    if home is None:
+        return sa.false()
+    pending = Declaration.status == DeclarationStatus.PENDING
+    if home.kind == OrgKind.UNIT:
+        return pending & (Declaration.step == ReviewStep.FIRST) & (Declaration.first_org_id == home.id)
+    return pending & (Declaration.step == ReviewStep.SECOND) & (Declaration.second_org_id == home.id)
+
+
 def review_queue(actor: User) -> list[Declaration]:
     """The declarations waiting for the actor's decision."""
-    query = sa.select(Declaration).where(Declaration.status == DeclarationStatus.PENDING)
-    if actor.role == Role.UNIT_ADMIN:
-        query = query.where(Declaration.step == ReviewStep.FIRST, Declaration.first_org_id == actor.org_id)
-    elif actor.role in VOIDING_ROLES and actor.role == ADMIN_ROLE_FOR_KIND[actor.org.kind]:
-        query = query.where(Declaration.step == ReviewStep.SECOND, Declaration.second_org_id == actor.org_id)
-    else:
-        return []
-    return list(db.session.scalars(query.order_by(Declaration.id)))
+    return list(db.session.scalars(sa.select(Declaration).where(review_queue_condition(actor))
+                                   .order_by(Declaration.id)))
 
 
 def subtree_declarations(actor: User, limit: int = 200) -> list[Declaration]:
     """Recent declarations of people in the actor's subtree (to follow them, and for 第二十一条)."""
     return list(db.session.scalars(
         sa.select(Declaration).join(Org, Declaration.first_org_id == Org.id)
-        .where(Org.path.startswith(actor.org.path), Declaration.status != DeclarationStatus.PENDING)
+        .where(within_scope(Org.path, actor, Permission.REVIEW_DECLARATIONS),
+               Declaration.status != DeclarationStatus.PENDING)
         .order_by(Declaration.id.desc()).limit(limit)))
 
 
 def unit_learners(actor: User) -> list[User]:
-    return list(db.session.scalars(sa.select(User).where(User.org_id == actor.org_id, User.role == Role.LEARNER)
+    unit = require(actor, Permission.GRANT_DEFERRALS)
+    return list(db.session.scalars(sa.select(User).where(User.org_id == unit.id, User.role == Role.LEARNER)
                                    .order_by(User.name)))
 
 
 def unit_deferrals(actor: User) -> list[Deferral]:
     return list(db.session.scalars(sa.select(Deferral).join(User, Deferral.user_id == User.id)
-                                   .where(User.org_id == actor.org_id).order_by(Deferral.id.desc())))
+                                   .where(User.org_id == require(actor, Permission.GRANT_DEFERRALS).id)
+                                   .order_by(Deferral.id.desc())))
 
 
 # ------------------------------------------------------------------------------------------------ helpers

@@ -19,11 +19,11 @@ from lms.declarations.forms import ArchiveHostingForm, CsrfForm, DeferralForm
 from lms.declarations.models import DeclarationEvidence
 from lms.extensions import csrf, db
 from lms.ledger import service as ledger
+from lms.orgs.permissions import Permission
 from lms.rules import default_rule_sets
 
 bp = Blueprint("declarations", __name__, template_folder="templates")
 
-REVIEWER_ROLES = service.REVIEWER_ROLES
 
 
 @bp.app_template_filter("hours_text")
@@ -251,7 +251,7 @@ def _inline(filename: str) -> str:
 
 
 @bp.get("/declarations/review")
-@page_user(*REVIEWER_ROLES)
+@page_user(permission=Permission.REVIEW_DECLARATIONS)
 def review():
     """The declarations waiting for the admin's decision, and the recent ones of their subtree."""
     return _render_review()
@@ -264,7 +264,7 @@ def _render_review(status: int = 200):
 
 
 @bp.post("/declarations/review")
-@page_user(*REVIEWER_ROLES)
+@page_user(permission=Permission.REVIEW_DECLARATIONS)
 def decide_batch():
     """Approve, reject or send back the selected declarations together."""
     if not CsrfForm().validate_on_submit():
@@ -283,7 +283,7 @@ def decide_batch():
 
 
 @bp.post("/declarations/<int:declaration_id>/decision")
-@page_user(*REVIEWER_ROLES)
+@page_user(permission=Permission.REVIEW_DECLARATIONS)
 def decide(declaration_id: int):
     """Decide one declaration's current step."""
     if not CsrfForm().validate_on_submit():
@@ -299,7 +299,7 @@ def decide(declaration_id: int):
 
 
 @bp.post("/declarations/<int:declaration_id>/void")
-@page_user(Role.DEPARTMENT_ADMIN, Role.HR_ADMIN)
+@page_user(permission=Permission.VOID_DECLARATIONS)
 def void(declaration_id: int):
     """第二十一条: record that a filed declaration was false; the person's hours of that year are voided."""
     if not CsrfForm().validate_on_submit():
@@ -318,7 +318,7 @@ def void(declaration_id: int):
 
 
 @bp.route("/declarations/deferrals", methods=["GET", "POST"])
-@page_user(Role.UNIT_ADMIN)
+@page_user(permission=Permission.GRANT_DEFERRALS)
 def deferrals():
     """第十七条: grant a learner of the unit a deferral; list the unit's deferrals and whether each year failed."""
     form = DeferralForm()
@@ -355,7 +355,7 @@ def deferrals():
 
 
 @bp.route("/declarations/archive-hostings", methods=["GET", "POST"])
-@page_user(Role.UNIT_ADMIN)
+@page_user(permission=Permission.HOST_ARCHIVES)
 def archive_hostings():
     """第十四条: an archive agency registers the people whose archives it hosts; it then first-reviews their hours."""
     agency = service.hosting_agency(current_user)
@@ -382,7 +382,7 @@ def archive_hostings():
 
 
 @bp.post("/declarations/archive-hostings/<int:hosting_id>/remove")
-@page_user(Role.UNIT_ADMIN)
+@page_user(permission=Permission.HOST_ARCHIVES)
 def remove_archive_hosting(hosting_id: int):
     """Remove a person from the agency's hosting list; later declarations go to their own unit again."""
     if not CsrfForm().validate_on_submit():

@@ -16,6 +16,7 @@ from lms.exams import service, xlsx
 from lms.exams.forms import ActionForm, ImportForm, QuestionForm, SettingsForm
 from lms.exams.models import QuestionKind
 from lms.extensions import db
+from lms.orgs.permissions import Permission
 
 bp = Blueprint("exams", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/exams")
@@ -49,7 +50,7 @@ def _render_bank(course_id: int, *, settings_form: SettingsForm | None = None, i
 
 
 @bp.get("/base/courses/<int:course_id>/quiz")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def bank_page(course_id: int):
     """Show the course's question bank, the quiz settings and the spreadsheet import."""
     return _render_bank(course_id)
@@ -61,7 +62,7 @@ def _question_form_page(form: QuestionForm, course, question=None, status: int =
 
 
 @bp.route("/base/courses/<int:course_id>/questions/new", methods=["GET", "POST"])
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def new_question(course_id: int):
     """Write a question into the course's bank."""
     course = course_for_author(current_user, course_id)
@@ -83,7 +84,7 @@ def new_question(course_id: int):
 
 
 @bp.route("/base/questions/<int:question_id>/edit", methods=["GET", "POST"])
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def edit_question(question_id: int):
     """Change a question of the bank; attempts already drawn keep the version they drew."""
     question = service.question_for_author(current_user, question_id)
@@ -110,7 +111,7 @@ def edit_question(question_id: int):
 
 
 @bp.post("/base/questions/<int:question_id>/delete")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def delete_question(question_id: int):
     """Delete a question from the bank."""
     course_id = service.question_for_author(current_user, question_id).course_id
@@ -127,7 +128,7 @@ def delete_question(question_id: int):
 
 
 @bp.get("/base/courses/<int:course_id>/questions/template.xlsx")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def import_template(course_id: int):
     """Download the spreadsheet template for importing questions."""
     course_for_author(current_user, course_id)
@@ -139,7 +140,7 @@ def import_template(course_id: int):
 
 
 @bp.post("/base/courses/<int:course_id>/questions/import")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def import_questions(course_id: int):
     """Import questions from a filled-in template: every row checked, all or nothing."""
     course_for_author(current_user, course_id)
@@ -166,7 +167,7 @@ def import_questions(course_id: int):
 
 
 @bp.post("/base/courses/<int:course_id>/quiz/settings")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def save_settings(course_id: int):
     """Save the quiz settings: questions drawn, pass mark, time limit, attempts and the wait between them."""
     form = SettingsForm()
@@ -184,7 +185,7 @@ def save_settings(course_id: int):
 
 
 @bp.post("/base/courses/<int:course_id>/quiz/<any(open, close):action>")
-@page_user(Role.BASE_ADMIN)
+@page_user(permission=Permission.MANAGE_COURSES)
 def set_open(course_id: int, action: str):
     """Open the quiz to enrolled learners, or close it."""
     if not ActionForm().validate_on_submit():

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import g
 from flask_smorest import Blueprint
 
-from lms.accounts.models import Role
 from lms.accounts.schemas import Decision
 from lms.core.auth import api_user
 from lms.extensions import db
 from lms.orgs import schemas, service
+from lms.orgs.permissions import TREE_VIEWERS, Permission
 
 blp = Blueprint("orgs_api", __name__, url_prefix="/api/v1", description="组织机构与单位注册")
 BEARER = [{"bearer": []}]
@@ -36,7 +36,7 @@ def register_org(body):
 @blp.route("/registrations/orgs/pending", methods=["GET"])
 @blp.doc(security=BEARER)
 @blp.response(200, schemas.OrgOut(many=True))
-@api_user(Role.DEPARTMENT_ADMIN, Role.HR_ADMIN)
+@api_user(permission=Permission.APPROVE_ORGS)
 def pending_orgs():
     """List the organisations waiting for the caller's approval."""
     return db.session.scalars(service.reviewable_orgs_query(g.api_user)).all()
@@ -46,7 +46,7 @@ def pending_orgs():
 @blp.doc(security=BEARER)
 @blp.arguments(Decision)
 @blp.response(200, schemas.OrgOut(many=True))
-@api_user(Role.DEPARTMENT_ADMIN, Role.HR_ADMIN)
+@api_user(permission=Permission.APPROVE_ORGS)
 def decide_orgs(body):
     """Approve or reject pending organisations in one batch (all or nothing)."""
     orgs = service.decide_orgs(g.api_user, body["ids"], body["approve"], body["reason"])
@@ -69,7 +69,7 @@ def resubmit_org(body):
 @blp.route("/orgs", methods=["GET"])
 @blp.doc(security=BEARER)
 @blp.response(200, schemas.OrgOut(many=True))
-@api_user(Role.UNIT_ADMIN, Role.DEPARTMENT_ADMIN, Role.HR_ADMIN, Role.BASE_ADMIN)
+@api_user(permission=TREE_VIEWERS)
 def subtree():
     """List the organisations of the caller's subtree."""
     return db.session.scalars(service.visible_orgs_query(g.api_user)).all()
@@ -79,7 +79,7 @@ def subtree():
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.BureauCreation)
 @blp.response(201, schemas.OrgOut)
-@api_user(Role.HR_ADMIN)
+@api_user(permission=Permission.CREATE_BUREAUS)
 def create_bureau(body):
     """Create a city or county HR bureau with its admin account (province HR admin only)."""
     org, _admin = service.create_hr_bureau(g.api_user, body)

@@ -85,6 +85,9 @@ class Org(db.Model):
     # (中央在鄂单位) reviews its own people's hours, with no second review.
     archive_agency: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     reviews_own_hours: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # 停用 (admin manual 5.1.2): a disabled organisation's admins and people cannot log in; data stays.
+    disabled_at: Mapped[dt.datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(200))
 
     parent: Mapped[Org | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Org]] = relationship(back_populates="parent", order_by="Org.id")
@@ -97,7 +100,60 @@ class Org(db.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status == ReviewStatus.APPROVED
+        return self.status == ReviewStatus.APPROVED and self.disabled_at is None
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        """The ids along the path, from the root down to this organisation itself."""
+        return [int(part) for part in self.path.strip("/").split("/") if part]
 
     def __repr__(self) -> str:
         return f"<Org {self.id} {self.kind.value} {self.name!r}>"
+
+
+class AdminRole(db.Model):
+    """A bundle of permissions (自定义角色, admin manual 5.1.1.3.1): an organisation's own, or built in."""
+
+    __tablename__ = "admin_roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    # Built-in roles are found by code ("session_reviewer"); an organisation's own roles have none.
+    code: Mapped[str | None] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(40))
+    # Space-separated permission codes of lms.orgs.permissions.Permission.
+    permission_codes: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("org_id", "name", name="uq_admin_roles_org_name"),)
+
+    @property
+    def permission_set(self) -> frozenset[str]:
+        return frozenset(self.permission_codes.split())
+
+
+class OrgAdmin(db.Model):
+    """An account's admin rights over one organisation and its subtree (管理员, admin manual 5.1.1.3).
+
+    An account administers at most one organisation; the organisation has exactly one super admin.
+    """
+
+    __tablename__ = "org_admins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), unique=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    is_super: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    role_id: Mapped[int | None] = mapped_column(sa.ForeignKey("admin_roles.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    org: Mapped[Org] = relationship()
+    role: Mapped[AdminRole | None] = relationship()
+
+    __table_args__ = (
+        # At most one super admin per organisation, enforced by the database so that two concurrent
+        # hand-overs cannot leave two.
+        sa.Index("uq_org_admins_one_super", "org_id", unique=True, postgresql_where=sa.text("is_super"),
+                 sqlite_where=sa.text("is_super")),
+    )

@@ -13,6 +13,8 @@ class OrgOut(Schema):
     parent_id = fields.Integer(allow_none=True)
     status = fields.String(attribute="status.value")
     reject_reason = fields.String(allow_none=True)
+    disabled = fields.Function(lambda org: org.disabled_at is not None)
+    disabled_reason = fields.String(allow_none=True)
     created_at = fields.DateTime()
 
 
@@ -45,3 +47,84 @@ class BureauCreation(Schema):
 
 class UnitQuery(Schema):
     q = fields.String(load_default=None)
+
+
+class PermissionOut(Schema):
+    code = fields.Function(lambda p: p.value)
+    label = fields.Function(lambda p: p.label)
+
+
+class RoleIn(Schema):
+    name = fields.String(required=True)
+    permissions = fields.List(fields.String(), required=True, metadata={"description": "权限代码，见 GET /permissions"})
+
+
+class RoleOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    permissions = fields.Function(lambda role: sorted(role.permission_set))
+
+
+class AdminIn(Schema):
+    method = fields.String(required=True, metadata={
+        "description": "member（本单位人员）/ new（注册新人员）/ existing（系统中已有人员）"})
+    role_id = fields.Integer(required=True)
+    user_id = fields.Integer(load_default=None, metadata={"description": "member：本单位已通过审核的人员"})
+    id_number = fields.String(load_default=None, metadata={"description": "new / existing"})
+    name = fields.String(load_default=None, metadata={"description": "new / existing：须与身份证号码一致"})
+    login = fields.String(load_default=None, metadata={"description": "new：登录账号"})
+    phone = fields.String(load_default=None, metadata={"description": "new"})
+    password = fields.String(load_default=None, load_only=True, metadata={"description": "new：初始密码"})
+
+
+class AdminOut(Schema):
+    id = fields.Integer()
+    user_id = fields.Integer()
+    is_super = fields.Boolean()
+    role_id = fields.Integer(allow_none=True)
+    role_name = fields.Function(lambda m: m.role.name if m.role else None)
+
+
+class AdminRoleChange(Schema):
+    role_id = fields.Integer(required=True)
+
+
+class SuperHandOver(Schema):
+    keep_role_id = fields.Integer(load_default=None, allow_none=True,
+                                  metadata={"description": "移交后自己保留的角色；不填则不再是管理员"})
+
+
+class Reason(Schema):
+    reason = fields.String(required=True)
+
+
+class TodoOut(Schema):
+    key = fields.String()
+    label = fields.String()
+    count = fields.Integer()
+    url = fields.String()
+
+
+class AuditQuery(Schema):
+    action = fields.String(load_default=None)
+    actor = fields.String(load_default=None)
+    since = fields.String(load_default=None)
+    until = fields.String(load_default=None)
+    page = fields.Integer(load_default=1)
+    per_page = fields.Integer(load_default=50)
+
+
+class AuditOut(Schema):
+    id = fields.Integer()
+    created_at = fields.DateTime()
+    actor_id = fields.Integer(allow_none=True)
+    actor_name = fields.String()
+    actor_role = fields.String()
+    action = fields.String()
+    object_type = fields.String()
+    object_id = fields.String(allow_none=True)
+    object_label = fields.String()
+    reason = fields.String(allow_none=True)
+    before = fields.Dict(allow_none=True)
+    after = fields.Dict(allow_none=True)
+    ip_address = fields.String(allow_none=True)

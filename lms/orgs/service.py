@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import sqlalchemy as sa
 
-from lms.accounts.models import ADMIN_ROLE_FOR_KIND, DecisionAction, Role, User
+from lms.accounts.models import DecisionAction, Role, User
 from lms.accounts.service import (
     admin_account_problems,
     create_admin_account,
@@ -16,13 +16,16 @@ from lms.accounts.service import (
     log_decision,
     parse_id_batch,
 )
+from lms.audit import service as audit
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.validation import clean_text, collect, text_problem
 from lms.declarations.models import ArchiveHosting, Declaration, DeclarationStatus
 from lms.extensions import db
 from lms.ledger.service import DEFAULT_REGION
-from lms.orgs.models import ALLOWED_PARENTS, HR_KINDS, SELF_REGISTERING_KINDS, Org, OrgKind, ReviewStatus
+from lms.orgs.access import admin_org, has_permission, require, scope_org
+from lms.orgs.models import ALLOWED_PARENTS, SELF_REGISTERING_KINDS, Org, OrgKind, ReviewStatus
+from lms.orgs.permissions import TREE_VIEWERS, Permission
 from lms.rules import NoRuleSet, default_rule_sets, rule_set_for
 
 _CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -126,7 +129,7 @@ def register_org(data: dict) -> tuple[Org, User]:
 def resubmit_org(admin: User, data: dict) -> Org:
     """Let the admin of a rejected organisation correct it and apply again."""
     org = admin.org
-    if admin.role != ADMIN_ROLE_FOR_KIND.get(org.kind) or org.kind not in SELF_REGISTERING_KINDS:
+    if not administers_own_registration(admin, org):
         raise NotAllowed("只有本单位管理员可以修改单位注册信息。")
     if org.status != ReviewStatus.REJECTED:
         raise Conflict("只有未通过审核的单位注册可以修改后重新提交。")
@@ -146,17 +149,23 @@ def resubmit_org(admin: User, data: dict) -> Org:
     return org
 
 
+def administers_own_registration(admin: User, org: Org) -> bool:
+    """The admin who registered an organisation (its super admin, approved or not) corrects its registration."""
+    membership = admin.admin_membership
+    return (org.kind in SELF_REGISTERING_KINDS and membership is not None and membership.is_super
+            and membership.org_id == org.id)
+
+
 def create_hr_bureau(actor: User, data: dict) -> tuple[Org, User]:
     """Create a city or county HR bureau with its admin account; only the province does this (35号 二(二))."""
-    if not (actor.role == Role.HR_ADMIN and actor.org.kind == OrgKind.PROVINCE_HR and actor.is_approved):
-        raise NotAllowed("各级人社部门账号由省人社厅统一创建。")
+    home = require(actor, Permission.CREATE_BUREAUS, message="各级人社部门账号由省人社厅统一创建。")
     kind = _parse_kind(data.get("kind"), (OrgKind.CITY_HR, OrgKind.COUNTY_HR))
     cleaned = {"name": clean_text(data.get("name"))}
     problems = collect({"name": text_problem(cleaned["name"], "单位名称", 100)})
     parent, parent_problem = _parent_for(kind, data.get("parent_id"))
     if parent_problem:
         problems["parent_id"] = parent_problem
-    elif not parent.is_within(actor.org):
+    elif not parent.is_within(home):
         problems["parent_id"] = "上级单位不在本省范围内。"
     admin_fields, admin_problems = admin_account_problems(data)
     problems.update(admin_problems)
@@ -172,22 +181,25 @@ def create_hr_bureau(actor: User, data: dict) -> tuple[Org, User]:
     set_path(org)
     admin = create_admin_account(org, admin_fields, data["password"], ReviewStatus.APPROVED)
     log_decision(org_id=org.id, user_id=admin.id, action=DecisionAction.CREATED, actor_id=actor.id)
+    audit.record(actor, "bureau.create", object_type="org", object_id=org.id, label=org.name, org=org,
+                 after={"kind": org.kind.value, "admin_login": admin.login})
     db.session.flush()
     return org, admin
 
 
 def can_review_org(actor: User, org: Org) -> bool:
-    """The approved admin of the organisation's direct parent reviews it (35号 二(二))."""
+    """An admin of the organisation's direct parent with the permission reviews it (35号 二(二))."""
     parent = org.parent
-    return (parent is not None and actor.is_approved and actor.org_id == parent.id
-            and actor.role == ADMIN_ROLE_FOR_KIND[parent.kind] and org.kind in SELF_REGISTERING_KINDS)
+    return (parent is not None and org.kind in SELF_REGISTERING_KINDS
+            and scope_org(actor, Permission.APPROVE_ORGS) is not None and admin_org(actor).id == parent.id)
 
 
 def reviewable_orgs_query(actor: User):
     """Select the pending organisations this actor may approve or reject."""
-    if not actor.is_approved or actor.role not in (Role.HR_ADMIN, Role.DEPARTMENT_ADMIN):
+    home = scope_org(actor, Permission.APPROVE_ORGS)
+    if home is None:
         return sa.select(Org).where(sa.false())
-    return (sa.select(Org).where(Org.parent_id == actor.org_id, Org.status == ReviewStatus.PENDING,
+    return (sa.select(Org).where(Org.parent_id == home.id, Org.status == ReviewStatus.PENDING,
                                  Org.kind.in_(SELF_REGISTERING_KINDS)).order_by(Org.created_at, Org.id))
 
 
@@ -212,6 +224,8 @@ def decide_orgs(actor: User, org_ids, approve: bool, reason: str | None) -> list
         org.status, org.reject_reason, org.reviewed_at = status, (None if approve else reason), now
         log_decision(org_id=org.id, action=DecisionAction.APPROVED if approve else DecisionAction.REJECTED,
                      reason=reason, actor_id=actor.id)
+        audit.record(actor, "org_registration.approve" if approve else "org_registration.reject", object_type="org",
+                     object_id=org.id, label=org.name, org=org, reason=reason, after={"status": status.value})
     for admin in admins:
         if admin.status == ReviewStatus.PENDING:
             admin.status, admin.reject_reason, admin.reviewed_at = status, (None if approve else reason), now
@@ -221,9 +235,40 @@ def decide_orgs(actor: User, org_ids, approve: bool, reason: str | None) -> list
 
 def visible_orgs_query(actor: User):
     """Select the organisations of the actor's subtree, in tree order."""
-    if not actor.is_admin or not actor.is_approved:
+    home = admin_org(actor) if any(has_permission(actor, p) for p in TREE_VIEWERS) else None
+    if home is None:
         return sa.select(Org).where(sa.false())
-    return sa.select(Org).where(Org.path.startswith(actor.org.path)).order_by(Org.path)
+    return sa.select(Org).where(Org.path.startswith(home.path)).order_by(Org.path)
+
+
+def org_in_subtree(actor: User, org_id: int) -> Org:
+    """Load an organisation of the actor's subtree; one outside it is refused like one that does not exist."""
+    home = admin_org(actor) if any(has_permission(actor, p) for p in TREE_VIEWERS) else None
+    org = db.session.get(Org, org_id)
+    if home is None or org is None or not org.is_within(home):
+        raise NotFound("单位不存在或不在本单位管辖范围内。")
+    return org
+
+
+def children_query(org: Org):
+    """Select the direct children of an organisation by name (the tree loads one level at a time)."""
+    return sa.select(Org).where(Org.parent_id == org.id).order_by(Org.kind, Org.name)
+
+
+def child_counts(org_ids: list[int]) -> dict[int, int]:
+    """Count the direct children of each given organisation."""
+    if not org_ids:
+        return {}
+    return dict(db.session.execute(sa.select(Org.parent_id, sa.func.count()).where(Org.parent_id.in_(org_ids))
+                                   .group_by(Org.parent_id)).all())
+
+
+def ancestors_within(org: Org, home: Org) -> list[Org]:
+    """The organisations from ``home`` down to ``org`` (the breadcrumb of the tree)."""
+    path_ids = org.ancestor_ids
+    ids = path_ids[path_ids.index(home.id):]
+    by_id = {o.id: o for o in db.session.scalars(sa.select(Org).where(Org.id.in_(ids)))}
+    return [by_id[i] for i in ids]
 
 
 def parent_choices(kind: OrgKind) -> list[Org]:
@@ -255,7 +300,7 @@ def hr_parent_choices(actor: User) -> list[Org]:
     """Return the HR bureaus under which the province admin may create a new bureau."""
     return list(db.session.scalars(
         sa.select(Org).where(Org.kind.in_((OrgKind.PROVINCE_HR, OrgKind.CITY_HR)),
-                             Org.path.startswith(actor.org.path)).order_by(Org.path)
+                             Org.path.startswith(require(actor, Permission.CREATE_BUREAUS).path)).order_by(Org.path)
     ))
 
 
@@ -298,21 +343,23 @@ def inherited_region(org: Org) -> str:
 
 
 def may_edit_settings(actor: User, org: Org) -> bool:
-    """An approved HR admin sets the organisations strictly below their bureau; the province also sets itself."""
-    if actor.role != Role.HR_ADMIN or not actor.is_approved or actor.org.kind not in HR_KINDS:
+    """An HR admin with the permission sets the organisations strictly below their bureau; the province also
+    sets itself."""
+    home = scope_org(actor, Permission.EDIT_ORG_SETTINGS)
+    if home is None:
         return False
-    if org.id == actor.org_id:
-        return actor.org.kind == OrgKind.PROVINCE_HR
-    return org.is_within(actor.org)
+    if org.id == home.id:
+        return home.kind == OrgKind.PROVINCE_HR
+    return org.is_within(home)
 
 
 def org_for_settings(actor: User, org_id: int) -> Org:
     """Load an organisation whose settings the actor may change, or refuse (403; 404 when it does not exist)."""
-    if actor.role != Role.HR_ADMIN or not actor.is_approved or actor.org.kind not in HR_KINDS:
-        raise NotAllowed("只有人社部门管理员可以设置单位的学时规则地区和审核方式。")
+    home = require(actor, Permission.EDIT_ORG_SETTINGS,
+                   message="只有人社部门管理员可以设置单位的学时规则地区和审核方式。")
     org = get_org(org_id)
     if not may_edit_settings(actor, org):
-        if org.id == actor.org_id:
+        if org.id == home.id:
             raise NotAllowed("本部门的设置由上级人社部门负责。")
         raise NotAllowed(f"{org.name}不在本部门管辖范围内，无权设置。")
     return org
@@ -369,10 +416,14 @@ def update_org_settings(actor: User, org_id: int, data: Mapping) -> Org:
                            "再取消人事档案管理服务机构。")
     if region != org.region:
         _refuse_if_open_declarations_change_rules(org, region)
+    before = {"region": org.region, "archive_agency": org.archive_agency, "reviews_own_hours": org.reviews_own_hours}
     org.region = region
     if org.kind == OrgKind.UNIT:
         org.archive_agency, org.reviews_own_hours = archive_agency, reviews_own_hours
     db.session.flush()
+    after = {"region": org.region, "archive_agency": org.archive_agency, "reviews_own_hours": org.reviews_own_hours}
+    audit.record(actor, "org.settings", object_type="org", object_id=org.id, label=org.name, org=org,
+                 **dict(zip(("before", "after"), audit.changed_fields(before, after), strict=True)))
     return org
 
 

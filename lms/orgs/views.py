@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
+from flask_wtf import FlaskForm
 
 from lms.accounts import service as accounts
 from lms.accounts.forms import DecisionForm, attach_errors
-from lms.accounts.models import ADMIN_ROLE_FOR_KIND, Role
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
 from lms.extensions import db
 from lms.orgs import service
+from lms.orgs.access import admin_org, has_permission
 from lms.orgs.forms import BureauForm, OrgRegistrationForm, OrgResubmitForm, OrgSettingsForm
 from lms.orgs.models import ALLOWED_PARENTS, OrgKind, ReviewStatus
+from lms.orgs.permissions import TREE_VIEWERS, Permission
 
 bp = Blueprint("orgs", __name__, template_folder="templates")
 
-ADMIN_ROLES = (Role.UNIT_ADMIN, Role.DEPARTMENT_ADMIN, Role.HR_ADMIN, Role.BASE_ADMIN)
 
 
 def _parent_choices(kinds) -> list[tuple[str, str]]:
@@ -63,7 +64,7 @@ def status():
     """Show an organisation admin the review status of their organisation, with a form when rejected."""
     org = current_user.org
     form = None
-    if org.status == ReviewStatus.REJECTED and current_user.role == ADMIN_ROLE_FOR_KIND[org.kind]:
+    if org.status == ReviewStatus.REJECTED and service.administers_own_registration(current_user, org):
         form = OrgResubmitForm(obj=org)
         form.parent_id.choices = _parent_choices(ALLOWED_PARENTS[org.kind])
         form.parent_id.data = str(org.parent_id)
@@ -92,7 +93,7 @@ def resubmit():
 
 
 @bp.get("/registrations")
-@page_user(*ADMIN_ROLES)
+@page_user(permission=(Permission.APPROVE_PEOPLE, Permission.APPROVE_ORGS))
 def registrations_page():
     """The admin's queue: pending learners (unit admins) or pending organisations (departments, HR)."""
     return _render_queue()
@@ -107,14 +108,14 @@ def _render_queue():
 
 
 @bp.post("/registrations/learners")
-@page_user(Role.UNIT_ADMIN)
+@page_user(permission=Permission.APPROVE_PEOPLE)
 def decide_learners():
     """Approve or reject the selected learners in one batch."""
     return _decide(DecisionForm(prefix="learners"), accounts.decide_learners, "learners-ids", "人")
 
 
 @bp.post("/registrations/orgs")
-@page_user(Role.DEPARTMENT_ADMIN, Role.HR_ADMIN)
+@page_user(permission=Permission.APPROVE_ORGS)
 def decide_orgs():
     """Approve or reject the selected organisations in one batch."""
     return _decide(DecisionForm(prefix="orgs"), service.decide_orgs, "orgs-ids", "个单位")
@@ -137,18 +138,24 @@ def _decide(form: DecisionForm, decide, ids_field: str, noun: str):
 
 
 @bp.get("/orgs")
-@page_user(*ADMIN_ROLES)
+@page_user(permission=TREE_VIEWERS)
 def tree():
-    """Show the admin's subtree of organisations with their review status."""
-    orgs = db.session.scalars(service.visible_orgs_query(current_user)).all()
-    base_depth = current_user.org.path.count("/")
-    editable = {org.id for org in orgs if service.may_edit_settings(current_user, org)}
-    return render_template("orgs/tree.html", orgs=orgs, base_depth=base_depth, editable=editable,
-                           region_labels=service.region_labels())
+    """Show one level of the admin's subtree (lazily, level by level), with status and the lifecycle actions."""
+    home = admin_org(current_user)
+    under = service.org_in_subtree(current_user, request.args.get("under", type=int) or home.id)
+    page = db.paginate(service.children_query(under), page=request.args.get("page", 1, type=int), per_page=50,
+                       error_out=False)
+    editable = {org.id for org in page.items if service.may_edit_settings(current_user, org)}
+    trail = [o for o in service.ancestors_within(under, home)]
+    return render_template("orgs/tree.html", under=under, page=page, trail=trail, editable=editable,
+                           child_counts=service.child_counts([o.id for o in page.items]),
+                           manages=has_permission(current_user, Permission.MANAGE_SUB_ORGS),
+                           under_editable=service.may_edit_settings(current_user, under),
+                           region_labels=service.region_labels(), form=FlaskForm())
 
 
 @bp.route("/orgs/<int:org_id>/settings", methods=["GET", "POST"])
-@page_user(Role.HR_ADMIN)
+@page_user(permission=Permission.EDIT_ORG_SETTINGS)
 def settings(org_id: int):
     """Set an organisation's rule-set region and, for a unit, its 第十四条 review role (HR admins above it)."""
     org = service.org_for_settings(current_user, org_id)
@@ -178,7 +185,7 @@ def settings(org_id: int):
 
 
 @bp.route("/orgs/bureaus/new", methods=["GET", "POST"])
-@page_user(Role.HR_ADMIN)
+@page_user(permission=Permission.CREATE_BUREAUS)
 def create_bureau():
     """Create a city or county HR bureau with its admin account (province only)."""
     form = BureauForm()
@@ -194,3 +201,6 @@ def create_bureau():
         flash(f"已创建 {org.name} 及其管理员账号。", "success")
         return redirect(url_for("orgs.tree"))
     return render_template("orgs/bureau.html", form=form), 422 if form.errors else 200
+
+
+from lms.orgs import admin_views  # noqa: E402, F401  (its routes join this blueprint)

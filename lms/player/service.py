@@ -27,7 +27,7 @@ from lms.accounts.models import Role, User
 from lms.core.errors import NotFound, ServiceError
 from lms.core.storage import ObjectNotFound, ObjectStore, StorageError, validate_key
 from lms.courses.models import CourseState, Courseware, MediaAsset, MediaStatus
-from lms.courses.service import is_enrolled
+from lms.courses.service import is_base_admin_of, is_enrolled
 from lms.extensions import db
 from lms.tracking.models import CoursewareProgress
 from lms.tracking.service import format_duration, has_active_playback, media_facts, tracking_settings
@@ -59,8 +59,8 @@ def may_view(user: User | None, courseware: Courseware) -> bool:
     if user is None or not user.is_authenticated or not user.is_approved:
         return False
     course = courseware.course
-    if user.role == Role.BASE_ADMIN:
-        return user.org_id == course.base_id
+    if is_base_admin_of(user, course.base_id):
+        return True
     if user.role == Role.LEARNER:
         # Withdrawn courses stay playable for those already enrolled; drafts are for the base only.
         return course.state != CourseState.DRAFT and is_enrolled(user, course)

@@ -14,12 +14,12 @@ from lms.accounts.models import Role
 from lms.core.api import page_body
 from lms.core.auth import api_user
 from lms.extensions import db
+from lms.orgs.permissions import Permission
 from lms.review import schemas, service
 from lms.tracking.service import tracking_settings
 
 blp = Blueprint("review_api", __name__, url_prefix="/api/v1", description="观看记录审核")
 BEARER = [{"bearer": []}]
-VIEWER_ROLES = (Role.REVIEWER, Role.HR_ADMIN)
 
 
 class _With:
@@ -37,7 +37,7 @@ class _With:
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.QueueQuery, location="query")
 @blp.response(200, schemas.QueuePage)
-@api_user(*VIEWER_ROLES)
+@api_user(permission=Permission.VIEW_SESSIONS)
 def queue(_args):
     """List the held sessions of the caller's subtree (or released / voided ones), riskiest and oldest first."""
     # The service reads the raw query arguments itself, so a bad filter gets its Chinese message.
@@ -48,7 +48,7 @@ def queue(_args):
 @blp.route("/review/sessions/<int:session_id>", methods=["GET"])
 @blp.doc(security=BEARER)
 @blp.response(200, schemas.SessionDetail)
-@api_user(*VIEWER_ROLES)
+@api_user(permission=Permission.VIEW_SESSIONS)
 def session_detail(session_id: int):
     """Return one session with its trace, events, the learner's other sessions and the decision, if any."""
     session = service.session_for_viewer(g.api_user, session_id)
@@ -66,7 +66,7 @@ def session_detail(session_id: int):
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.DecisionIn)
 @blp.response(201, schemas.DecisionOut(many=True))
-@api_user(Role.REVIEWER)
+@api_user(permission=Permission.REVIEW_SESSIONS)
 def decide(body):
     """Release or void held sessions with one reason the learners read (all or nothing; reviewers only)."""
     decisions = service.decide_sessions(g.api_user, body["ids"], body["decision"], body["reason"])

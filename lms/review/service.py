@@ -17,13 +17,16 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from lms.accounts.models import Role, User
 from lms.accounts.service import parse_id_batch
+from lms.audit import service as audit
 from lms.core.clock import CHINA_TIME, china_time
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Course, Courseware
 from lms.extensions import db
 from lms.ledger import service as ledger
+from lms.orgs.access import has_permission, within_scope
 from lms.orgs.models import Org
+from lms.orgs.permissions import Permission
 from lms.review.evidence import EVENT_KINDS, describe_values, event_kind, risk_points
 from lms.review.models import ReviewOutcome, SessionReviewDecision
 from lms.tracking import service as tracking
@@ -43,13 +46,13 @@ QUEUE_STATES = {HoldState.HELD.value: HoldState.HELD, HoldState.RELEASED.value: 
 
 
 def can_view(actor: User) -> bool:
-    """Reviewers and HR admins (approved) see held sessions of their subtree."""
-    return actor.is_approved and actor.role in (Role.REVIEWER, Role.HR_ADMIN)
+    """Reviewers and HR admins with the permission see held sessions of their subtree."""
+    return has_permission(actor, Permission.VIEW_SESSIONS)
 
 
 def can_decide(actor: User) -> bool:
-    """Only approved anti-cheat reviewers release or void sessions."""
-    return actor.is_approved and actor.role == Role.REVIEWER
+    """Only anti-cheat reviewers (the permission, held for a subtree) release or void sessions."""
+    return has_permission(actor, Permission.REVIEW_SESSIONS)
 
 
 def _require_viewer(actor: User) -> None:
@@ -58,9 +61,9 @@ def _require_viewer(actor: User) -> None:
 
 
 def _in_scope(actor: User):
-    """The condition "the session's learner belongs to the actor's subtree" (reviewers: the whole province)."""
+    """The condition "the session's learner belongs to the actor's subtree" (province reviewers: all of it)."""
     return PlaybackSession.user_id.in_(
-        sa.select(User.id).join(User.org).where(Org.path.startswith(actor.org.path, autoescape=True)))
+        sa.select(User.id).join(User.org).where(within_scope(Org.path, actor, Permission.VIEW_SESSIONS)))
 
 
 def session_for_viewer(actor: User, session_id: int) -> PlaybackSession:
@@ -73,7 +76,7 @@ def session_for_viewer(actor: User, session_id: int) -> PlaybackSession:
                  selectinload(PlaybackSession.events), selectinload(PlaybackSession.trace_chunks)))
     if session is None:
         raise NotFound("观看记录不存在。")
-    if not session.user.org.is_within(actor.org):
+    if not has_permission(actor, Permission.VIEW_SESSIONS, session.user.org):
         raise NotAllowed("该观看记录的学员不在您的管辖范围内。")
     return session
 
@@ -189,6 +192,14 @@ def queue_query(actor: User, filters: QueueFilters):
                                               SessionEvent.type == filters.event_type))
     age = sa.func.coalesce(PlaybackSession.held_at, PlaybackSession.started_at)
     return query.order_by(PlaybackSession.risk_score.desc(), age, PlaybackSession.id)
+
+
+def held_count(actor: User) -> int:
+    """Count the held sessions of the actor's subtree (the to-do list)."""
+    if not can_view(actor):
+        return 0
+    return db.session.scalar(sa.select(sa.func.count()).select_from(PlaybackSession)
+                             .where(PlaybackSession.hold_state == HoldState.HELD, _in_scope(actor)))
 
 
 def queue_page(actor: User, filters: QueueFilters):
@@ -307,7 +318,7 @@ def decide_sessions(actor: User, session_ids, decision, reason) -> list[SessionR
                                   .options(joinedload(PlaybackSession.user).joinedload(User.org))).all()
     if len(sessions) != len(ids):
         raise NotFound("部分观看记录不存在，未做任何修改。")
-    outside = [s for s in sessions if not s.user.org.is_within(actor.org)]
+    outside = [s for s in sessions if not has_permission(actor, Permission.REVIEW_SESSIONS, s.user.org)]
     if outside:
         raise NotAllowed(f"其中 {len(outside)} 条观看记录的学员不在您的管辖范围内，未做任何修改。")
     not_held = [s for s in sessions if s.hold_state != HoldState.HELD]
@@ -333,6 +344,9 @@ def decide_sessions(actor: User, session_ids, decision, reason) -> list[SessionR
                                              reviewer_id=actor.id)
         db.session.add(decision_row)
         decisions.append(decision_row)
+        audit.record(actor, "session.decide", object_type="playback_session", object_id=session.id,
+                     label=f"{session.user.name}的观看记录 #{session.id}", org=session.user.org, reason=reason,
+                     before={"hold_state": HoldState.HELD.value}, after={"hold_state": outcome.hold_state.value})
     db.session.flush()
     for user_id, courseware_id in sorted({(s.user_id, s.courseware_id) for s in sessions}):
         tracking.recompute_progress(user_id, courseware_id)

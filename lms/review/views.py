@@ -11,6 +11,7 @@ from lms.core.auth import page_user
 from lms.core.clock import china_time
 from lms.core.errors import InvalidInput, ServiceError
 from lms.extensions import db
+from lms.orgs.permissions import Permission
 from lms.review import service
 from lms.review.chart import chart_for
 from lms.review.evidence import EVENT_KINDS, LANES, mmss
@@ -21,7 +22,6 @@ from lms.tracking.service import format_duration, tracking_settings
 
 bp = Blueprint("review", __name__, template_folder="templates")
 
-VIEWER_ROLES = (Role.REVIEWER, Role.HR_ADMIN)
 
 
 def _duration(seconds: float | None) -> str:
@@ -57,14 +57,14 @@ def _render_queue(form: ReviewDecisionForm | None = None, status: int = 200):
 
 
 @bp.get("/review/sessions")
-@page_user(*VIEWER_ROLES)
+@page_user(permission=Permission.VIEW_SESSIONS)
 def queue():
     """The queue of held sessions of the viewer's subtree, filterable, riskiest and oldest first."""
     return _render_queue()
 
 
 @bp.post("/review/sessions/decide")
-@page_user(Role.REVIEWER)
+@page_user(permission=Permission.REVIEW_SESSIONS)
 def decide_batch():
     """Release or void the ticked sessions with one reason."""
     form = ReviewDecisionForm()
@@ -94,14 +94,14 @@ def _render_session(session_id: int, form: ReviewDecisionForm | None = None, sta
 
 
 @bp.get("/review/sessions/<int:session_id>")
-@page_user(*VIEWER_ROLES)
+@page_user(permission=Permission.VIEW_SESSIONS)
 def session_page(session_id: int):
     """One session: the chart of media position against real time, its facts, events and the decision."""
     return _render_session(session_id)
 
 
 @bp.post("/review/sessions/<int:session_id>/decide")
-@page_user(Role.REVIEWER)
+@page_user(permission=Permission.REVIEW_SESSIONS)
 def decide_one(session_id: int):
     """Release or void one held session."""
     form = ReviewDecisionForm()

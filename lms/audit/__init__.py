@@ -1,0 +1,1 @@
+"""The append-only audit log of admin actions (SPEC §8)."""

@@ -1,0 +1,64 @@
+"""The to-do list of an admin's home page (待办事项, admin manual section 5): counts of what waits for them.
+
+Each source is one indexed COUNT over its queue's own condition, never a loaded list; later domains add
+their queues to ``TODO_SOURCES``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from flask import url_for
+
+from lms.accounts.models import User
+from lms.accounts.service import reviewable_learners_query
+from lms.declarations.models import Declaration
+from lms.declarations.service import review_queue_condition
+from lms.extensions import db
+from lms.orgs.access import has_permission
+from lms.orgs.permissions import Permission
+from lms.orgs.service import reviewable_orgs_query
+from lms.review.service import held_count
+
+
+@dataclasses.dataclass(frozen=True)
+class TodoItem:
+    key: str
+    label: str
+    count: int
+    url: str
+
+
+def _count(query) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+
+
+def _learner_registrations(actor: User) -> int:
+    return _count(reviewable_learners_query(actor))
+
+
+def _org_registrations(actor: User) -> int:
+    return _count(reviewable_orgs_query(actor))
+
+
+def _declarations(actor: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Declaration)
+                             .where(review_queue_condition(actor)))
+
+
+# (key, label, permission, count, endpoint): shown only to admins holding the permission.
+TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
+    ("learner_registrations", "待审核的人员注册", Permission.APPROVE_PEOPLE, _learner_registrations,
+     "orgs.registrations_page"),
+    ("org_registrations", "待审核的单位注册", Permission.APPROVE_ORGS, _org_registrations, "orgs.registrations_page"),
+    ("declarations", "轮到本单位审核的学时申报", Permission.REVIEW_DECLARATIONS, _declarations, "declarations.review"),
+    ("held_sessions", "待审核的挂起观看记录", Permission.REVIEW_SESSIONS, held_count, "review.queue"),
+]
+
+
+def todo_items(actor: User) -> list[TodoItem]:
+    """Return the actor's to-do counts, one per queue they work on."""
+    return [TodoItem(key, label, count(actor), url_for(endpoint))
+            for key, label, permission, count, endpoint in TODO_SOURCES if has_permission(actor, permission)]

@@ -298,6 +298,7 @@ def hand_over_super(actor: User, membership_id, keep_role_id=None) -> OrgAdmin:
         raise Conflict(f"{target_user.name}的账号已停用或未通过审核，不能成为超级管理员。")
     if keep_role is None:
         db.session.delete(current)
+        _end_sessions(actor)
     else:
         current.is_super, current.role_id = False, keep_role.id
     db.session.flush()

@@ -118,8 +118,8 @@ def test_nobody_grants_a_permission_they_do_not_hold(client, tree, bearer):
     assert client.post("/api/v1/org/admins", json={"method": "member", "user_id": helper.id, "role_id": narrow},
                        headers=bearer(unit_admin)).status_code == 201
     before = state()
-    refused(client.post("/api/v1/org/roles", json={"name": "扩权", "permissions": ["approve_people", "grant_deferrals"]},
-                        headers=bearer(helper)))
+    wider = {"name": "扩权", "permissions": ["approve_people", "grant_deferrals"]}
+    refused(client.post("/api/v1/org/roles", json=wider, headers=bearer(helper)))
     wide = make_role(client, bearer, unit_admin, "全能", sorted(super_admin_permissions(tree.unit_a.kind)))
     before = state()
     other = make_user(tree.unit_a, Role.LEARNER)

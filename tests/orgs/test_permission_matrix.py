@@ -44,7 +44,8 @@ class Action:
     permission: Permission
     # (api client, page client, targets, inside) -> response; inside is None for actions without a target.
     call: Callable
-    targeted: bool = False
+    # Which target the action is tried on, inside and outside the subtree (_person or _org); None: no target.
+    target: Callable | None = None
 
 
 def _api(method: str, url: Callable, body=None):
@@ -80,11 +81,11 @@ ACTIONS = [
     Action("待审核单位", Permission.APPROVE_ORGS, _api("GET", _fixed("/api/v1/registrations/orgs/pending"))),
     Action("人员列表", Permission.MANAGE_PEOPLE, _api("GET", _fixed("/api/v1/people"))),
     Action("停用人员", Permission.MANAGE_PEOPLE,
-           _api("POST", lambda t, i: f"/api/v1/people/{_person(t, i).id}/disable", {"reason": "矩阵测试"}), True),
+           _api("POST", lambda t, i: f"/api/v1/people/{_person(t, i).id}/disable", {"reason": "矩阵测试"}), _person),
     Action("停用下级单位", Permission.MANAGE_SUB_ORGS,
-           _api("POST", lambda t, i: f"/api/v1/orgs/{_org(t, i).id}/disable", {"reason": "矩阵测试"}), True),
+           _api("POST", lambda t, i: f"/api/v1/orgs/{_org(t, i).id}/disable", {"reason": "矩阵测试"}), _org),
     Action("单位设置", Permission.EDIT_ORG_SETTINGS, _page("GET", lambda t, i: f"/orgs/{_org(t, i).id}/settings"),
-           True),
+           _org),
     Action("创建人社部门", Permission.CREATE_BUREAUS, _page("GET", _fixed("/orgs/bureaus/new"))),
     Action("管理员列表", Permission.MANAGE_ADMINS, _api("GET", _fixed("/api/v1/org/admins"))),
     Action("操作日志", Permission.VIEW_AUDIT_LOG, _api("GET", _fixed("/api/v1/audit"))),
@@ -154,9 +155,9 @@ def check(app, client, tree, other_branch, org, held: set[Permission]) -> None:
     targets = targets_for(org, tree, other_branch)
     for action in ACTIONS:
         applicable = org.kind in action.permission.kinds
-        places = [True, False] if action.targeted else [None]
+        places = [True, False] if action.target else [None]
         for inside in places:
-            if action.targeted and (_org(targets, inside) if "单位" in action.name else _person(targets, inside)) is None:
+            if action.target and action.target(targets, inside) is None:
                 continue
             response = action.call(api, page, targets, inside)
             expected = applicable and action.permission in held and inside is not False

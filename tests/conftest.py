@@ -173,7 +173,10 @@ def make_user(org: Org, role: Role | None = None, status: ReviewStatus = ReviewS
     """Create an account directly in the database with the test password."""
     number = next(_serial)
     role = role or ADMIN_ROLE_FOR_KIND[org.kind]
-    id_number = make_id_number("420106", dt.date(1980, 1, 1) + dt.timedelta(days=number), number % 1000)
+    # Birth dates cycle through 1980–2007 so a long run never makes a future (invalid) birth date;
+    # the sequence digits keep each number unique across cycles.
+    id_number = make_id_number("420106", dt.date(1980, 1, 1) + dt.timedelta(days=number % 10_000),
+                               (number // 10_000) % 1000)
     if role == Role.LEARNER:
         login = login or id_number
     user = User(login=login or f"user{number}", id_number=id_number if role == Role.LEARNER else None,

@@ -12,6 +12,7 @@ from lms.accounts.views import login_limits
 from lms.core.api import page_body
 from lms.core.auth import API_TOKEN_MAX_AGE_S, Unauthenticated, api_user, issue_api_token
 from lms.core.errors import InvalidInput, NotAllowed
+from lms.core.queues import ListFilters
 from lms.extensions import db
 from lms.orgs.permissions import Permission
 
@@ -57,11 +58,14 @@ def register_learner(body):
 
 @blp.route("/registrations/learners/pending", methods=["GET"])
 @blp.doc(security=BEARER)
-@blp.response(200, schemas.Person(many=True))
+@blp.arguments(schemas.ListQuery, location="query")
+@blp.response(200, schemas.Person(many=True), headers={"X-Total-Count": {"description": "符合条件的总数"}})
 @api_user(permission=Permission.APPROVE_PEOPLE)
-def pending_learners():
-    """List the learners waiting for the caller's approval."""
-    return db.session.scalars(service.reviewable_learners_query(g.api_user)).all()
+def pending_learners(args):
+    """List the learners waiting for the caller's approval, filtered, one page at a time (X-Total-Count)."""
+    filters = ListFilters.parse(args)
+    page = filters.paginate(db, service.filter_registrations(service.reviewable_learners_query(g.api_user), filters))
+    return page.items, {"X-Total-Count": str(page.total)}
 
 
 @blp.route("/registrations/learners/decisions", methods=["POST"])

@@ -74,6 +74,17 @@ class Me(Person):
     approved = fields.Boolean(attribute="is_approved")
 
 
+class ListQuery(Schema):
+    """The filters every admin queue shares (lms.core.queues.ListFilters)."""
+
+    name = fields.String(load_default=None)
+    id_suffix = fields.String(load_default=None, metadata={"description": "身份证号码后 4–6 位"})
+    since = fields.String(load_default=None, metadata={"description": "提交日期起（YYYY-MM-DD）"})
+    until = fields.String(load_default=None, metadata={"description": "提交日期止（YYYY-MM-DD）"})
+    page = fields.Integer(load_default=1)
+    per_page = fields.Integer(load_default=200)
+
+
 class PeopleQuery(Schema):
     status = fields.String(load_default=None, metadata={"description": "pending、approved、rejected 或 disabled"})
     name = fields.String(load_default=None)

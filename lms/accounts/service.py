@@ -5,7 +5,6 @@ Services only ``flush()``; the request handler commits or rolls back once.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import sqlalchemy as sa
@@ -17,6 +16,7 @@ from lms.audit import service as audit
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.idcard import id_number_problem, normalise_id_number
+from lms.core.queues import ListFilters
 from lms.core.validation import clean_text, collect, phone_problem, text_problem
 from lms.extensions import db
 from lms.orgs.access import has_permission, scope_org, within_scope
@@ -198,24 +198,17 @@ def visible_people_query(actor: User):
 PEOPLE_STATES = {"pending": "待审核", "approved": "已通过", "rejected": "未通过", "disabled": "已停用"}
 
 
-def filtered_people_query(actor: User, filters) -> sa.Select:
+def filtered_people_query(actor: User, args) -> sa.Select:
     """Select the people of the actor's subtree by name, ID-number suffix, state, sub-organisation and date."""
-    query = visible_people_query(actor)
-    name = clean_text(filters.get("name"))[:50]
-    if name:
-        query = query.where(User.name.contains(name, autoescape=True))
-    suffix = clean_text(filters.get("id_suffix")).upper()
-    if suffix:
-        if not re.fullmatch(r"[0-9X]{4,6}", suffix):
-            raise InvalidInput({"id_suffix": "身份证号后几位应为 4–6 位数字（末位可为 X）。"})
-        query = query.where(User.id_number.endswith(suffix))
-    state = clean_text(filters.get("status"))
+    query = ListFilters.parse(args).apply(visible_people_query(actor), name=User.name, id_number=User.id_number,
+                                          moment=User.created_at)
+    state = clean_text(args.get("status"))
     if state:
         if state not in PEOPLE_STATES:
             raise InvalidInput({"status": "状态应为待审核、已通过、未通过或已停用。"})
         query = (query.where(User.disabled_at.is_not(None)) if state == "disabled"
                  else query.where(User.status == ReviewStatus(state), User.disabled_at.is_(None)))
-    org_id = filters.get("org_id")
+    org_id = args.get("org_id")
     if org_id not in (None, ""):
         try:
             org = db.session.get(Org, int(org_id))
@@ -224,15 +217,6 @@ def filtered_people_query(actor: User, filters) -> sa.Select:
         if org is None or not has_permission(actor, Permission.MANAGE_PEOPLE, org):
             raise NotAllowed("所选单位不在本单位管辖范围内。")
         query = query.where(Org.path.startswith(org.path))
-    for field, compare in (("since", User.created_at.__ge__), ("until", User.created_at.__lt__)):
-        raw = clean_text(filters.get(field))
-        if raw:
-            try:
-                day = dt.date.fromisoformat(raw)
-            except ValueError:
-                raise InvalidInput({field: "日期格式应为 YYYY-MM-DD。"}) from None
-            moment = dt.datetime.combine(day + dt.timedelta(days=1 if field == "until" else 0), dt.time())
-            query = query.where(compare(moment - dt.timedelta(hours=8)))  # China dates, UTC rows
     return query
 
 
@@ -243,6 +227,11 @@ def reviewable_learners_query(actor: User):
         return sa.select(User).where(sa.false())
     return (sa.select(User).where(User.role == Role.LEARNER, User.status == ReviewStatus.PENDING,
                                   User.org_id == unit.id).order_by(User.created_at, User.id))
+
+
+def filter_registrations(query, filters: ListFilters):
+    """Narrow a queue of pending learners by name, ID-number suffix and submission date."""
+    return filters.apply(query, name=User.name, id_number=User.id_number, moment=User.created_at)
 
 
 def decide_learners(actor: User, user_ids, approve: bool, reason: str | None) -> list[User]:

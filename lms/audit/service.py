@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,8 +10,8 @@ from flask import has_request_context, request
 
 from lms.accounts.models import User
 from lms.audit.models import AuditEntry
-from lms.core.clock import CHINA_TIME
 from lms.core.errors import InvalidInput
+from lms.core.queues import ListFilters
 from lms.extensions import db
 from lms.orgs.access import admin_org, require
 from lms.orgs.models import Org
@@ -74,15 +73,6 @@ def changed_fields(before: Mapping, after: Mapping) -> tuple[dict, dict]:
 PAGE_SIZE = 50
 
 
-def _parse_date(raw, field: str) -> dt.date | None:
-    if raw in (None, ""):
-        return None
-    try:
-        return dt.date.fromisoformat(str(raw))
-    except ValueError:
-        raise InvalidInput({field: "日期格式应为 YYYY-MM-DD。"}) from None
-
-
 def log_query(actor: User, filters: Mapping):
     """Select the audit rows of the actor's subtree, newest first, filtered by action, actor name and dates."""
     home = require(actor, Permission.VIEW_AUDIT_LOG)
@@ -95,17 +85,9 @@ def log_query(actor: User, filters: Mapping):
     actor_name = (filters.get("actor") or "").strip()[:50]
     if actor_name:
         query = query.where(AuditEntry.actor_name.contains(actor_name, autoescape=True))
-    since, until = _parse_date(filters.get("since"), "since"), _parse_date(filters.get("until"), "until")
-    if since:
-        query = query.where(AuditEntry.created_at >= _utc_start_of(since))
-    if until:
-        query = query.where(AuditEntry.created_at < _utc_start_of(until + dt.timedelta(days=1)))
+    query = ListFilters.parse({"since": filters.get("since"), "until": filters.get("until")}).apply(
+        query, moment=AuditEntry.created_at)
     return query.order_by(AuditEntry.id.desc())
-
-
-def _utc_start_of(day: dt.date) -> dt.datetime:
-    """The filter's dates are China dates; rows are stored in naive UTC."""
-    return dt.datetime.combine(day, dt.time(), CHINA_TIME).astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def as_text(values: Mapping | None) -> str:

@@ -23,6 +23,7 @@ from lms.audit import service as audit
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.idcard import id_number_problem, normalise_id_number
+from lms.core.queues import ListFilters
 from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Category
 from lms.declarations import evidence
@@ -586,8 +587,16 @@ def review_queue_condition(actor: User):
 
 def review_queue(actor: User) -> list[Declaration]:
     """The declarations waiting for the actor's decision."""
-    return list(db.session.scalars(sa.select(Declaration).where(review_queue_condition(actor))
-                                   .order_by(Declaration.id)))
+    return list(db.session.scalars(review_queue_query(actor, ListFilters())))
+
+
+def review_queue_query(actor: User, filters: ListFilters, kind: str | None = None):
+    """Select the declarations waiting for the actor, by applicant name, ID suffix, submission date and kind."""
+    query = (sa.select(Declaration).join(User, Declaration.user_id == User.id)
+             .where(review_queue_condition(actor)).order_by(Declaration.id))
+    if kind:
+        query = query.where(Declaration.kind == kind)
+    return filters.apply(query, name=User.name, id_number=User.id_number, moment=Declaration.created_at)
 
 
 def subtree_declarations(actor: User, limit: int = 200) -> list[Declaration]:

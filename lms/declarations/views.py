@@ -14,6 +14,7 @@ from lms.accounts.forms import attach_errors
 from lms.accounts.models import Role
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, NotFound, ServiceError
+from lms.core.queues import ListFilters
 from lms.declarations import evidence, service
 from lms.declarations.forms import ArchiveHostingForm, CsrfForm, DeferralForm
 from lms.declarations.models import DeclarationEvidence
@@ -258,7 +259,14 @@ def review():
 
 
 def _render_review(status: int = 200):
-    return render_template("declarations/review.html", queue=service.review_queue(current_user),
+    args = request.args.to_dict()
+    try:
+        filters = ListFilters.parse(args)
+    except ServiceError as error:
+        flash(error.message, "error")
+        args, filters = {}, ListFilters()
+    queue = filters.paginate(db, service.review_queue_query(current_user, filters, args.get("kind") or None))
+    return render_template("declarations/review.html", queue=queue, filters=args,
                            recent=service.subtree_declarations(current_user), decisions=service.Decision.LABELS,
                            csrf_form=CsrfForm()), status
 

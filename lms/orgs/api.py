@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import g
 from flask_smorest import Blueprint
 
-from lms.accounts.schemas import Decision
+from lms.accounts.schemas import Decision, ListQuery
 from lms.core.auth import api_user
+from lms.core.queues import ListFilters
 from lms.extensions import db
 from lms.orgs import schemas, service
 from lms.orgs.permissions import TREE_VIEWERS, Permission
@@ -35,11 +36,14 @@ def register_org(body):
 
 @blp.route("/registrations/orgs/pending", methods=["GET"])
 @blp.doc(security=BEARER)
-@blp.response(200, schemas.OrgOut(many=True))
+@blp.arguments(ListQuery, location="query")
+@blp.response(200, schemas.OrgOut(many=True), headers={"X-Total-Count": {"description": "符合条件的总数"}})
 @api_user(permission=Permission.APPROVE_ORGS)
-def pending_orgs():
-    """List the organisations waiting for the caller's approval."""
-    return db.session.scalars(service.reviewable_orgs_query(g.api_user)).all()
+def pending_orgs(args):
+    """List the organisations waiting for the caller's approval, filtered, one page at a time (X-Total-Count)."""
+    filters = ListFilters.parse(args)
+    page = filters.paginate(db, service.filter_registrations(service.reviewable_orgs_query(g.api_user), filters))
+    return page.items, {"X-Total-Count": str(page.total)}
 
 
 @blp.route("/registrations/orgs/decisions", methods=["POST"])

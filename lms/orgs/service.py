@@ -19,6 +19,7 @@ from lms.accounts.service import (
 from lms.audit import service as audit
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from lms.core.queues import ListFilters
 from lms.core.validation import clean_text, collect, text_problem
 from lms.declarations.models import ArchiveHosting, Declaration, DeclarationStatus
 from lms.extensions import db
@@ -201,6 +202,11 @@ def reviewable_orgs_query(actor: User):
         return sa.select(Org).where(sa.false())
     return (sa.select(Org).where(Org.parent_id == home.id, Org.status == ReviewStatus.PENDING,
                                  Org.kind.in_(SELF_REGISTERING_KINDS)).order_by(Org.created_at, Org.id))
+
+
+def filter_registrations(query, filters: ListFilters):
+    """Narrow a queue of pending organisations by name and submission date."""
+    return filters.apply(query, name=Org.name, moment=Org.created_at)
 
 
 def decide_orgs(actor: User, org_ids, approve: bool, reason: str | None) -> list[Org]:

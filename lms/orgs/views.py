@@ -10,6 +10,7 @@ from lms.accounts import service as accounts
 from lms.accounts.forms import DecisionForm, attach_errors
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
+from lms.core.queues import ListFilters
 from lms.extensions import db
 from lms.orgs import service
 from lms.orgs.access import admin_org, has_permission
@@ -100,10 +101,17 @@ def registrations_page():
 
 
 def _render_queue():
-    """Render the review queue of the current admin."""
-    learners = db.session.scalars(accounts.reviewable_learners_query(current_user)).all()
-    orgs = db.session.scalars(service.reviewable_orgs_query(current_user)).all()
-    return render_template("orgs/registrations.html", learners=learners, orgs=orgs,
+    """Render the review queues of the current admin, filtered and one page at a time."""
+    args = request.args.to_dict()
+    try:
+        filters = ListFilters.parse(args)
+    except ServiceError as error:
+        flash(error.message, "error")
+        args, filters = {}, ListFilters()
+    learners = filters.paginate(db, accounts.filter_registrations(accounts.reviewable_learners_query(current_user),
+                                                                  filters))
+    orgs = filters.paginate(db, service.filter_registrations(service.reviewable_orgs_query(current_user), filters))
+    return render_template("orgs/registrations.html", learners=learners, orgs=orgs, filters=args,
                            learner_form=DecisionForm(prefix="learners"), org_form=DecisionForm(prefix="orgs"))
 
 

@@ -9,4 +9,5 @@ from lms.exams import models as exams  # noqa: F401
 from lms.ledger import models as ledger  # noqa: F401
 from lms.orgs import models as orgs  # noqa: F401
 from lms.review import models as review  # noqa: F401
+from lms.statistics import models as statistics  # noqa: F401
 from lms.tracking import models as tracking  # noqa: F401

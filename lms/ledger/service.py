@@ -34,6 +34,7 @@ from lms.ledger.models import (
 )
 from lms.orgs.models import Org
 from lms.rules import RuleSet, rule_set_for
+from lms.statistics import tally
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,8 @@ def post(user: User, *, year: int, source_type: SourceType, source_id: int, post
     try:
         with db.session.begin_nested():
             db.session.add_all(entries)
+            db.session.flush()
+            tally.record_entries(user, entries, rule_set_of(user, year))
     except IntegrityError:
         log.info("ledger: %s %s %s already posted", source_type, source_id, purpose)
         return []
@@ -143,6 +146,8 @@ def adjust(user: User, *, year: int, kind: AdjustmentKind, reason: str, decided_
          earned_on=today if today.year == year else dt.date(year, 12, 31), description=kind.label,
          purpose=Purpose.REVERSAL if kind == AdjustmentKind.VOID_YEAR else Purpose.CREDIT, reason=reason,
          posted_by=decided_by, allow_other_year=True)
+    if kind == AdjustmentKind.VOID_YEAR:
+        tally.mark_voided(user, year)
     return adjustment
 
 

@@ -92,7 +92,11 @@ class Org(db.Model):
     parent: Mapped[Org | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Org]] = relationship(back_populates="parent", order_by="Org.id")
 
-    __table_args__ = (sa.UniqueConstraint("parent_id", "name", name="uq_orgs_parent_name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("parent_id", "name", name="uq_orgs_parent_name"),
+        # A subtree is "path LIKE '/1/4/%'"; text_pattern_ops lets PostgreSQL use the index whatever the collation.
+        sa.Index("ix_orgs_path_pattern", "path", postgresql_ops={"path": "text_pattern_ops"}),
+    )
 
     def is_within(self, ancestor: Org) -> bool:
         """Return whether this organisation is ``ancestor`` or lies under it."""

@@ -1,0 +1,197 @@
+"""Keep the statistics tallies true in the same transaction as every ledger posting and every transfer.
+
+Each change is an atomic ``UPDATE … SET x = x + delta`` on the person's row: concurrent postings for one person
+queue on that row's lock, so the standing read back after the update is the one the organisation's counters
+move from. Nothing here reads the ledger except a transfer and ``rebuild`` (the repair tool).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.util import identity_key
+
+from lms.courses.models import Category
+from lms.extensions import db
+from lms.ledger.models import AdjustmentKind, LedgerAdjustment, LedgerEntry, SourceType
+from lms.rules.model import RuleSet
+from lms.statistics.models import OrgYearSourceHours, OrgYearTally, PersonYearHours, Standing
+
+# Where "close" begins: four fifths of the year's total (the issue's "e.g. ≥ 80 %").
+CLOSE_SHARE = Decimal("0.8")
+COUNTED = (Standing.SHORT, Standing.CLOSE, Standing.MET, Standing.VOIDED)
+
+
+def standing_of(public: Decimal, professional: Decimal, voided: bool, rule_set: RuleSet) -> Standing:
+    """Where a person with these balances stands against the rule set (the ledger's YearSummary.met, in short)."""
+    if voided:
+        return Standing.VOIDED
+    total = public + professional
+    minimums = {cid: category.minimum for cid, category in rule_set.categories.items()}
+    held = {Category.PUBLIC.value: public, Category.PROFESSIONAL.value: professional}
+    if total >= rule_set.total_hours and all(held.get(cid, Decimal(0)) >= m for cid, m in minimums.items()):
+        return Standing.MET
+    if total >= rule_set.total_hours * CLOSE_SHARE:
+        return Standing.CLOSE
+    return Standing.SHORT if total > 0 else Standing.NONE
+
+
+def source_of(entry: LedgerEntry) -> str:
+    if entry.source_type == SourceType.DECLARATION:
+        return f"declaration:{entry.kind or 'other'}"
+    return entry.source_type.value
+
+
+def record_entries(user, entries: Iterable[LedgerEntry], rule_set: RuleSet) -> None:
+    """Add freshly posted entries of one person to the tallies (called by ``lms.ledger.service.post``)."""
+    by_year: dict[int, list[LedgerEntry]] = defaultdict(list)
+    for entry in entries:
+        by_year[entry.year].append(entry)
+    for year, year_entries in by_year.items():
+        public = sum((e.hours for e in year_entries if e.category == Category.PUBLIC), Decimal(0))
+        professional = sum((e.hours for e in year_entries if e.category == Category.PROFESSIONAL), Decimal(0))
+        _move_person(user.id, user.org_id, year, public, professional, rule_set)
+        sources: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for entry in year_entries:
+            sources[(entry.category.value, source_of(entry))] += entry.hours
+        _add_source_hours(user.org_id, year, sources)
+
+
+def mark_voided(user, year: int) -> None:
+    """Count a person's year as voided (第二十一条), whatever its balance (called by ``lms.ledger.service.adjust``)."""
+    _ensure_person(user.id, user.org_id, year)
+    table = PersonYearHours.__table__
+    old_standing, counted_org = db.session.execute(
+        sa.select(table.c.standing, table.c.org_id).where(table.c.user_id == user.id, table.c.year == year)
+        .with_for_update()).one()
+    if Standing(old_standing) != Standing.VOIDED:
+        db.session.execute(sa.update(table).where(table.c.user_id == user.id, table.c.year == year)
+                           .values(standing=Standing.VOIDED))
+        _count(counted_org, year, Standing(old_standing), -1)
+        _count(counted_org, year, Standing.VOIDED, +1)
+    _expire_cached(user.id, year)
+
+
+def transfer_person(user, new_org_id: int, rule_set_for_year) -> None:
+    """Move a person's tallies of every year from their organisation to ``new_org_id`` (人员调转).
+
+    ``rule_set_for_year(year)`` gives the rule set of the person at the new organisation (its region may differ).
+    The caller changes ``user.org_id`` and commits.
+    """
+    rows = db.session.scalars(sa.select(PersonYearHours).where(PersonYearHours.user_id == user.id)
+                              .with_for_update()).all()
+    for row in rows:
+        old_org = row.org_id
+        sources = _person_sources(user.id, row.year)
+        _add_source_hours(old_org, row.year, {key: -hours for key, hours in sources.items()})
+        _add_source_hours(new_org_id, row.year, sources)
+        new_standing = standing_of(row.public_hours, row.professional_hours, row.standing == Standing.VOIDED,
+                                   rule_set_for_year(row.year))
+        _count(old_org, row.year, row.standing, -1)
+        _count(new_org_id, row.year, new_standing, +1)
+        row.org_id, row.standing = new_org_id, new_standing
+    db.session.flush()
+
+
+def rebuild() -> int:
+    """Recompute every tally from the ledger (after a restore or a bulk load); return the person-years written."""
+    from lms.accounts.models import User
+    from lms.ledger.service import rule_set_of
+
+    for model in (OrgYearSourceHours, OrgYearTally, PersonYearHours):
+        db.session.execute(sa.delete(model))
+    written = 0
+    users = db.session.scalars(sa.select(User).where(User.id.in_(sa.select(LedgerEntry.user_id).distinct())))
+    for user in users:
+        for year in db.session.scalars(sa.select(LedgerEntry.year).where(LedgerEntry.user_id == user.id)
+                                       .distinct()):
+            entries = db.session.scalars(sa.select(LedgerEntry).where(LedgerEntry.user_id == user.id,
+                                                                      LedgerEntry.year == year)).all()
+            record_entries(user, entries, rule_set_of(user, year))
+            if _voided_by_adjustment(user.id, year):
+                mark_voided(user, year)
+            written += 1
+    db.session.flush()
+    return written
+
+
+# ------------------------------------------------------------------------------------------------ internals
+
+def _voided_by_adjustment(user_id: int, year: int) -> bool:
+    return bool(db.session.scalar(sa.select(sa.exists().where(
+        LedgerAdjustment.user_id == user_id, LedgerAdjustment.year == year,
+        LedgerAdjustment.kind == AdjustmentKind.VOID_YEAR))))
+
+
+
+
+def _insert(model):
+    return (postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(model)
+
+
+def _ensure_person(user_id: int, org_id: int, year: int) -> None:
+    db.session.execute(_insert(PersonYearHours).values(
+        user_id=user_id, year=year, org_id=org_id, public_hours=0, professional_hours=0, standing=Standing.NONE)
+        .on_conflict_do_nothing())
+
+
+def _expire_cached(user_id: int, year: int) -> None:
+    # The ORM may hold the row from an earlier read; what it holds is stale now.
+    cached = db.session.identity_map.get(identity_key(PersonYearHours, (user_id, year)))
+    if cached is not None:
+        db.session.expire(cached)
+
+
+def _move_person(user_id: int, org_id: int, year: int, public: Decimal, professional: Decimal,
+                 rule_set: RuleSet) -> None:
+    _ensure_person(user_id, org_id, year)
+    table = PersonYearHours.__table__
+    new_public, new_professional, old_standing, counted_org = db.session.execute(
+        sa.update(table).where(table.c.user_id == user_id, table.c.year == year)
+        .values(public_hours=table.c.public_hours + public,
+                professional_hours=table.c.professional_hours + professional)
+        .returning(table.c.public_hours, table.c.professional_hours, table.c.standing, table.c.org_id)).one()
+    old_standing = Standing(old_standing)
+    new_standing = standing_of(Decimal(new_public), Decimal(new_professional), old_standing == Standing.VOIDED,
+                               rule_set)
+    if new_standing != old_standing:
+        db.session.execute(sa.update(table).where(table.c.user_id == user_id, table.c.year == year)
+                           .values(standing=new_standing))
+        _count(counted_org, year, old_standing, -1)
+        _count(counted_org, year, new_standing, +1)
+    _expire_cached(user_id, year)
+
+
+def _count(org_id: int, year: int, standing: Standing, delta: int) -> None:
+    if standing == Standing.NONE:
+        return  # "no hours" is everyone else: approved people minus the counted ones
+    db.session.execute(_insert(OrgYearTally).values(org_id=org_id, year=year, short=0, close=0, met=0, voided=0)
+                       .on_conflict_do_nothing())
+    table = OrgYearTally.__table__
+    column = table.c[standing.value]
+    db.session.execute(sa.update(table).where(table.c.org_id == org_id, table.c.year == year)
+                       .values({column: column + delta}))
+
+
+def _add_source_hours(org_id: int, year: int, sources: dict[tuple[str, str], Decimal]) -> None:
+    table = OrgYearSourceHours.__table__
+    for (category, source), hours in sorted(sources.items()):
+        if not hours:
+            continue
+        db.session.execute(_insert(OrgYearSourceHours).values(org_id=org_id, year=year, category=category,
+                                                             source=source, hours=0).on_conflict_do_nothing())
+        db.session.execute(sa.update(table).where(table.c.org_id == org_id, table.c.year == year,
+                                                  table.c.category == category, table.c.source == source)
+                           .values(hours=table.c.hours + hours))
+
+
+def _person_sources(user_id: int, year: int) -> dict[tuple[str, str], Decimal]:
+    sources: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for entry in db.session.scalars(sa.select(LedgerEntry).where(LedgerEntry.user_id == user_id,
+                                                                 LedgerEntry.year == year)):
+        sources[(entry.category.value, source_of(entry))] += entry.hours
+    return dict(sources)

@@ -1,0 +1,67 @@
+"""Statistics over /api/v1: the comprehensive figures of a subtree with its children, and the people search."""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from lms.core.auth import api_user
+from lms.core.queues import ListFilters, total_of
+from lms.extensions import db
+from lms.orgs.access import has_permission
+from lms.orgs.permissions import Permission
+from lms.statistics import service
+
+blp = Blueprint("statistics_api", __name__, url_prefix="/api/v1", description="统计查询")
+BEARER = [{"bearer": []}]
+
+
+class ReportQuery(Schema):
+    org_id = fields.String(load_default=None, metadata={"description": "下级单位编号（默认本单位）"})
+    year = fields.String(load_default=None, metadata={"description": "年度（默认今年）"})
+
+
+class PeopleQuery(ReportQuery):
+    name = fields.String(load_default=None)
+    id_suffix = fields.String(load_default=None)
+    title_series = fields.String(load_default=None)
+    standing = fields.String(load_default=None, metadata={"description": "met、close、short、none 或 voided"})
+    min_hours = fields.String(load_default=None)
+    max_hours = fields.String(load_default=None)
+    unit_id = fields.String(load_default=None)
+    page = fields.String(load_default=None)
+    per_page = fields.String(load_default=None)
+
+
+@blp.route("/statistics", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.arguments(ReportQuery, location="query")
+@api_user(permission=Permission.VIEW_STATISTICS)
+def comprehensive(_args):
+    """继教综合统计: the subtree's figures for a year and each direct child's (drill down with ``org_id``)."""
+    # The service reads the raw arguments itself, so a malformed one gets its Chinese message.
+    root = service.statistics_root(g.api_user, request.args.get("org_id"))
+    report = service.report(root, service.parse_year(request.args.get("year")))
+    return {"year": report.year, "total": report.root.as_dict(), "children": [c.as_dict() for c in report.children]}
+
+
+@blp.route("/statistics/people", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.arguments(PeopleQuery, location="query")
+@api_user(permission=Permission.VIEW_STATISTICS)
+def people(_args):
+    """专技人员信息查询: the subtree's people with the year's hours by category, filtered, one page at a time."""
+    root = service.statistics_root(g.api_user, request.args.get("org_id"))
+    year = service.parse_year(request.args.get("year"))
+    query = service.people_query(g.api_user, root, year, request.args)
+    filters = ListFilters.parse({"page": request.args.get("page"), "per_page": request.args.get("per_page")})
+    full = has_permission(g.api_user, Permission.VIEW_FULL_ID_NUMBERS)
+    rows = service.person_rows(db.session.execute(
+        query.limit(filters.per_page).offset((filters.page - 1) * filters.per_page)), year)
+    return {"year": year, "total": total_of(db, query), "page": filters.page, "per_page": filters.per_page,
+            "items": [{"id": r.user.id, "name": r.user.name, "org": r.org_name,
+                       "id_number": r.user.id_number if full else r.user.masked_id_number,
+                       "title_series": r.user.title_series, "public": str(r.public),
+                       "professional": str(r.professional), "total": str(r.total), "standing": r.standing.value,
+                       "standing_label": r.standing.label, "missing": str(r.missing)} for r in rows]}

@@ -1,0 +1,87 @@
+"""Statistics pages: 继教综合统计 with drill-down and chart, 专技人员信息查询 with its .xlsx export."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from lms.audit import service as audit
+from lms.core.auth import page_user
+from lms.core.queues import ListFilters, total_of
+from lms.courses.models import Category
+from lms.extensions import db
+from lms.orgs.access import has_permission
+from lms.orgs.models import Org
+from lms.orgs.permissions import Permission
+from lms.statistics import export, service
+from lms.statistics.models import Standing
+
+bp = Blueprint("statistics", __name__, template_folder="templates")
+PEOPLE_PER_PAGE = 50
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.get("/statistics")
+@page_user(permission=Permission.VIEW_STATISTICS)
+def overview():
+    """The subtree's figures for a year, one row and one bar per direct child, each row a drill-down link."""
+    root = service.statistics_root(current_user, request.args.get("org_id"))
+    year = service.parse_year(request.args.get("year"))
+    report = service.report(root, year)
+    return render_template("statistics/overview.html", report=report, root=root, year=year,
+                           trail=_trail(root), standings=list(Standing), chart=_chart(report), categories=Category,
+                           source_label=service.source_label)
+
+
+@bp.get("/statistics/people")
+@page_user(permission=Permission.VIEW_STATISTICS)
+def people():
+    """专技人员信息查询: the subtree's people with their year's hours, filtered; a unit's drill-down lands here."""
+    root = service.statistics_root(current_user, request.args.get("org_id"))
+    year = service.parse_year(request.args.get("year"))
+    query = service.people_query(current_user, root, year, request.args)
+    filters = ListFilters.parse({"page": request.args.get("page"), "per_page": PEOPLE_PER_PAGE})
+    total = total_of(db, query)
+    rows = list(service.person_rows(db.session.execute(
+        query.limit(filters.per_page).offset((filters.page - 1) * filters.per_page)), year))
+    page = {"page": filters.page, "pages": max(1, -(-total // filters.per_page)), "total": total}
+    return render_template("statistics/people.html", root=root, year=year, page=page, rows=rows,
+                           filters=request.args.to_dict(), standings=list(Standing), trail=_trail(root),
+                           full_numbers=has_permission(current_user, Permission.VIEW_FULL_ID_NUMBERS))
+
+
+@bp.get("/statistics/people.xlsx")
+@page_user(permission=Permission.VIEW_STATISTICS)
+def people_export():
+    """The filtered people as .xlsx; full ID numbers only with the permission for them; the export is logged."""
+    root = service.statistics_root(current_user, request.args.get("org_id"))
+    year = service.parse_year(request.args.get("year"))
+    query = service.people_query(current_user, root, year, request.args)
+    full = has_permission(current_user, Permission.VIEW_FULL_ID_NUMBERS)
+    workbook, count = export.people_workbook(query, year, full)
+    audit.record(current_user, "statistics.export_people", object_type="org", object_id=root.id, label=root.name,
+                 org=root, after={"year": year, "rows": count, "full_id_numbers": full,
+                                  **{k: v for k, v in request.args.items() if k in service.PEOPLE_FILTERS}})
+    db.session.commit()
+    return send_file(workbook, as_attachment=True, download_name=f"{root.name}{year}年度专技人员.xlsx", mimetype=XLSX)
+
+
+def _trail(root: Org) -> list[Org]:
+    """The way from the admin's own organisation down to ``root``, for the breadcrumb."""
+    home_path = service.statistics_root(current_user).path
+    ids = [i for i in root.ancestor_ids]
+    orgs = {o.id: o for o in db.session.query(Org).filter(Org.id.in_(ids))}
+    return [orgs[i] for i in ids if orgs[i].path.startswith(home_path)]
+
+
+def _chart(report: service.Report) -> dict:
+    """The stacked bars' data: one category per child row, one series per standing (the table shows the same)."""
+    shown = [Standing.MET, Standing.CLOSE, Standing.SHORT, Standing.NONE, Standing.VOIDED]
+    return {
+        "categories": [row.name for row in report.children],
+        "series": [{"name": s.label, "key": s.value, "data": [row.standings[s.value] for row in report.children]}
+                   for s in shown],
+        "links": [url_for("statistics.overview", org_id=row.org_id, year=report.year)
+                  if row.org_id != report.root.org_id else
+                  url_for("statistics.people", org_id=row.org_id, year=report.year) for row in report.children],
+    }

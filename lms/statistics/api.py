@@ -65,3 +65,15 @@ def people(_args):
                        "title_series": r.user.title_series, "public": str(r.public),
                        "professional": str(r.professional), "total": str(r.total), "standing": r.standing.value,
                        "standing_label": r.standing.label, "missing": str(r.missing)} for r in rows]}
+
+
+@blp.route("/statistics/series", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.arguments(ReportQuery, location="query")
+@api_user(permission=Permission.VIEW_STATISTICS)
+def series(_args):
+    """职称系列分布: the subtree's approved learners per title series, by standing in the year."""
+    root = service.statistics_root(g.api_user, request.args.get("org_id"))
+    year = service.parse_year(request.args.get("year"))
+    return {"year": year, "items": [{"series": r.series, "people": r.people, "standings": r.standings,
+                                     "met_percent": r.met_percent} for r in service.series_distribution(root, year)]}

@@ -38,3 +38,16 @@ def people_workbook(query, year: int, full_id_numbers: bool):
     count = write_people(query, year, full_id_numbers, spool)
     spool.seek(0)
     return spool, count
+
+
+def series_workbook(rows, year: int, standings):
+    """职称系列分布 as .xlsx: one row per series, a column per standing, the met rate."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(f"{year}年度职称系列分布")
+    sheet.append(["职称系列", "人数", *[s.label for s in standings], "达标率（%）"])
+    for row in rows:
+        sheet.append([row.series, row.people, *[row.standings[s.value] for s in standings], row.met_percent])
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    workbook.save(spool)
+    spool.seek(0)
+    return spool

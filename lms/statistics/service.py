@@ -321,3 +321,36 @@ def person_rows(rows, year: int):
         missing = Decimal(0) if standing in (Standing.MET, Standing.VOIDED) else \
             shortfall(public, professional, rule_sets[user.org_id])
         yield PersonRow(user, org_name, public, professional, standing, missing)
+
+
+# ------------------------------------------------------------------------------------------------ series (5.4.2)
+
+@dataclasses.dataclass
+class SeriesRow:
+    series: str
+    standings: dict[str, int]
+
+    @property
+    def people(self) -> int:
+        return sum(self.standings.values())
+
+    @property
+    def met_percent(self) -> float:
+        return round(100 * self.standings[Standing.MET.value] / self.people, 1) if self.people else 0.0
+
+
+def series_distribution(root: Org, year: int) -> list[SeriesRow]:
+    """职称系列分布: the subtree's approved learners per title series, with where they stand in the year."""
+    standing = sa.func.coalesce(PersonYearHours.standing, Standing.NONE.value)
+    rows = db.session.execute(
+        sa.select(User.title_series, standing, sa.func.count())
+        .join(Org, User.org_id == Org.id)
+        .outerjoin(PersonYearHours, sa.and_(PersonYearHours.user_id == User.id, PersonYearHours.year == year))
+        .where(Org.path.like(root.path + "%"), User.role == Role.LEARNER, User.status == ReviewStatus.APPROVED)
+        .group_by(User.title_series, standing))
+    by_series: dict[str, SeriesRow] = {}
+    for series, where, count in rows:
+        name = series or "未填写"
+        row = by_series.setdefault(name, SeriesRow(name, {s.value: 0 for s in Standing}))
+        row.standings[Standing(where).value] += count
+    return sorted(by_series.values(), key=lambda r: (-r.people, r.series))

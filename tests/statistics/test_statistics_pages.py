@@ -162,3 +162,29 @@ def test_the_chart_renders_in_chromium_and_a_bar_opens_the_child(app, staff):
         page.click(f"#standing-table >> text={tree.dept_a.name}")
         page.wait_for_url(re.compile(rf".*org_id={tree.dept_a.id}.*"))
         assert tree.unit_a.name in page.inner_text("#standing-table")
+        page.click("text=职称系列分布")
+        page.wait_for_selector("#standing-chart[data-rendered=true] svg")
+        assert "工程技术人员" in page.inner_text("#standing-chart")
+
+
+def test_the_title_series_distribution_counts_each_series_and_exports(client, staff):
+    tree, people = staff
+    people["close"].title_series = "卫生技术人员"
+    db.session.commit()
+    headers = api_token(client, tree.admins["dept_a"])
+    items = client.get("/api/v1/statistics/series", headers=headers).get_json()["items"]
+    assert [(i["series"], i["people"], i["standings"]["met"], i["standings"]["close"]) for i in items] == [
+        ("工程技术人员", 3, 1, 0), ("卫生技术人员", 1, 0, 1)]
+    assert items[0]["met_percent"] == 33.3
+    refused = client.get(f"/api/v1/statistics/series?org_id={tree.unit_b.id}", headers=headers)
+    assert refused.status_code == 403
+    login(client, tree.admins["dept_a"])
+    page = client.get("/statistics/series").get_data(as_text=True)
+    assert "卫生技术人员" in page and 'id="series-table"' in page
+    response = client.get("/statistics/series.xlsx")
+    data = response.data
+    response.close()
+    rows = list(load_workbook(io.BytesIO(data), read_only=True).active.values)
+    assert rows[0][:3] == ("职称系列", "人数", "已达标") and rows[1][:3] == ("工程技术人员", 3, 1)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
+                             .where(AuditEntry.action == "statistics.export_series")) == 1

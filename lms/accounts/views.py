@@ -16,6 +16,7 @@ from lms.orgs.models import Org, ReviewStatus
 from lms.orgs.permissions import Permission
 from lms.orgs.service import unit_choices
 from lms.orgs.todo import todo_items
+from lms.statistics import service as statistics
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -54,7 +55,8 @@ def home():
     if not current_user.is_approved:
         return redirect(url_for("accounts.me"))
     return render_template("accounts/home.html", user=current_user,
-                           todo=todo_items(current_user) if current_user.is_admin else [])
+                           todo=todo_items(current_user) if current_user.is_admin else [],
+                           progress=statistics.home_progress(current_user))
 
 
 @bp.route("/login", methods=["GET", "POST"])

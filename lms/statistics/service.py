@@ -114,6 +114,13 @@ def statistics_root(actor: User, org_id=None) -> Org:
     return org
 
 
+def home_progress(actor: User) -> Figures | None:
+    """This year's figures of the admin's own subtree for the home page, when they may see statistics."""
+    if not has_permission(actor, Permission.VIEW_STATISTICS):
+        return None
+    return report(admin_org(actor), china_today().year).root
+
+
 def parse_year(raw) -> int:
     if raw in (None, ""):
         return china_today().year

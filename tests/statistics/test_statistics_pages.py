@@ -188,3 +188,13 @@ def test_the_title_series_distribution_counts_each_series_and_exports(client, st
     assert rows[0][:3] == ("职称系列", "人数", "已达标") and rows[1][:3] == ("工程技术人员", 3, 1)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
                              .where(AuditEntry.action == "statistics.export_series")) == 1
+
+
+def test_the_unit_admin_home_page_says_how_many_are_behind(client, staff):
+    tree, _ = staff
+    login(client, tree.admins["unit_a"])
+    home = client.get("/").get_data(as_text=True)
+    progress = home[home.index('id="progress"'):]
+    assert "已达标 <strong>1</strong> 人（25.0%）" in progress and "standing=close" in progress
+    login(client, tree.learner_a)
+    assert 'id="progress"' not in client.get("/").get_data(as_text=True)

@@ -19,7 +19,7 @@ import redis
 from flask import Flask
 from rq import Queue, Worker, get_current_job
 
-from lms.core.jobs import MEDIA_QUEUE, job_app
+from lms.core.jobs import EXPORTS_QUEUE, MEDIA_QUEUE, job_app
 
 # One connection blocks in BLPOP, a few more for heartbeats and registry clean-up; the forked
 # work horse gets a fresh pool of its own. redis-py 8 pools must be sized explicitly.
@@ -151,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(config.log_level)
     job_app()  # built once here; every forked work horse inherits it instead of building its own per job
     try:
-        worker = MediaWorker([media_queue(connection)], connection=connection)
-        log.info("media worker %s: queue %r on %s", worker.name, MEDIA_QUEUE, _redacted(config.redis_url))
+        # Exports first: an admin waits for a batch print, a transcode is waited for by nobody in particular.
+        worker = MediaWorker([Queue(EXPORTS_QUEUE, connection=connection), media_queue(connection)],
+                             connection=connection)
+        log.info("media worker %s: queues %r, %r on %s", worker.name, EXPORTS_QUEUE, MEDIA_QUEUE,
+                 _redacted(config.redis_url))
         worker.work(burst=args.burst, logging_level=config.log_level)
     except redis.ConnectionError as exc:
         log.error("无法连接 Redis (%s)：%s", _redacted(config.redis_url), exc)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import enum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.accounts.models import User
-from lms.core.db import utcnow
+from lms.core.db import enum_column, utcnow
 from lms.extensions import db
 
 HOURS = sa.Numeric(6, 1)
@@ -41,3 +42,46 @@ class Certificate(db.Model):
     user: Mapped[User] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("user_id", "year", name="uq_certificates_user_year"),)
+
+
+class BatchFormat(enum.StrEnum):
+    PDF = "pdf"  # one merged PDF, a page per certificate
+    ZIP = "zip"  # one PDF per certificate in a .zip
+
+    @property
+    def label(self) -> str:
+        return {"pdf": "合并为一个 PDF", "zip": "打包为 .zip"}[self.value]
+
+
+class BatchState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return {"queued": "排队中", "running": "生成中", "done": "已完成", "failed": "生成失败"}[self.value]
+
+
+class CertificateBatch(db.Model):
+    """A batch print (电子证书查询打印, 5.4.4) made by a background job; the file goes to object storage."""
+
+    __tablename__ = "certificate_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"))
+    year: Mapped[int]
+    format: Mapped[BatchFormat] = mapped_column(enum_column(BatchFormat))
+    certificate_ids: Mapped[list] = mapped_column(sa.JSON)
+    # The address the verification links point at when LMS_PUBLIC_URL is not set (the job has no request).
+    base_url: Mapped[str] = mapped_column(sa.String(200))
+    state: Mapped[BatchState] = mapped_column(enum_column(BatchState), default=BatchState.QUEUED)
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int]
+    skipped: Mapped[int] = mapped_column(default=0)  # voided or changed after issue: not printed
+    storage_key: Mapped[str | None] = mapped_column(sa.String(200))
+    error: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]

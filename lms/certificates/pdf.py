@@ -83,20 +83,30 @@ def register_font(path: str) -> str:
 
 def render_certificate(certificate: PrintedCertificate, font_path: str = DEFAULT_FONT_PATH) -> bytes:
     """Draw the certificate and return the PDF bytes (the font's used glyphs are embedded as a subset)."""
+    return render_certificates([certificate], font_path, title=f"{TITLE}（{certificate.year} 年度）",
+                               author=certificate.issuing_authority, subject=f"证书编号 {certificate.serial}")
+
+
+def render_certificates(certificates, font_path: str = DEFAULT_FONT_PATH, *, title: str = TITLE,
+                        author: str = "", subject: str = "", on_page=None) -> bytes:
+    """Draw certificates one per page into one PDF (a batch print); ``on_page(n)`` after each page."""
     font = register_font(font_path)
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=(PAGE_WIDTH, PAGE_HEIGHT), pageCompression=1)
-    canvas.setTitle(f"{TITLE}（{certificate.year} 年度）")
-    canvas.setAuthor(certificate.issuing_authority)
-    canvas.setSubject(f"证书编号 {certificate.serial}")
-    _frame(canvas)
-    _heading(canvas, font, certificate)
-    _holder(canvas, font, certificate)
-    _hours_table(canvas, font, certificate)
-    _statement(canvas, font, certificate)
-    _issuer(canvas, font, certificate)
-    _verification(canvas, font, certificate)
-    canvas.showPage()
+    canvas.setTitle(title)
+    canvas.setAuthor(author)
+    canvas.setSubject(subject)
+    for number, certificate in enumerate(certificates, start=1):
+        _frame(canvas)
+        _heading(canvas, font, certificate)
+        _holder(canvas, font, certificate)
+        _hours_table(canvas, font, certificate)
+        _statement(canvas, font, certificate)
+        _issuer(canvas, font, certificate)
+        _verification(canvas, font, certificate)
+        canvas.showPage()
+        if on_page is not None:
+            on_page(number)
     canvas.save()
     return buffer.getvalue()
 

@@ -229,10 +229,10 @@ def search(admin: User, query: str, year: int | None = None) -> list[Certificate
 # ------------------------------------------------------------------------------------------------ printing
 
 
-def verify_url(code: str) -> str:
-    """The public verification address of a code: LMS_PUBLIC_URL when set, else the host of this request."""
+def verify_url(code: str, base_url: str | None = None) -> str:
+    """The public verification address of a code: LMS_PUBLIC_URL when set, else ``base_url`` or this request's host."""
     public_url = current_app.extensions["lms.config"].public_url
-    base = public_url or request.host_url
+    base = public_url or base_url or request.host_url
     return f"{base.rstrip('/')}/verify/{grouped(code)}"
 
 
@@ -245,18 +245,33 @@ def basis_of(certificate: Certificate) -> str:
     return rule_set.title if rule_set else certificate.rule_set_id
 
 
-def pdf_bytes(certificate: Certificate) -> bytes:
-    """Render a certificate that is intact and not revoked as its PDF."""
+def printable_problem(certificate: Certificate) -> str | None:
+    """Why a certificate must not be printed (changed after issue, or its year voided), or None."""
     if not is_intact(certificate):
-        raise Conflict("证书数据校验失败（与签发时的内容不一致），不能打印。请联系管理员。")
+        return "证书数据校验失败（与签发时的内容不一致），不能打印。请联系管理员。"
     if is_year_voided(certificate.user_id, certificate.year):
-        raise Conflict(f"该证明已撤销：{certificate.year} 年度的学时已按学时管理办法第二十一条作废。")
-    printed = PrintedCertificate(
+        return f"该证明已撤销：{certificate.year} 年度的学时已按学时管理办法第二十一条作废。"
+    return None
+
+
+def printed(certificate: Certificate, base_url: str | None = None) -> PrintedCertificate:
+    """What the PDF shows of a certificate that may be printed."""
+    return PrintedCertificate(
         serial=certificate.serial, holder_name=certificate.holder_name,
         masked_id_number=mask_id_number(certificate.holder_id_number), year=certificate.year,
         public_hours=certificate.public_hours, professional_hours=certificate.professional_hours,
         total_hours=certificate.total_hours, basis=basis_of(certificate),
         issuing_authority=certificate.issuing_authority, issued_on=issued_on(certificate),
-        code=grouped(certificate.code), verify_url=verify_url(certificate.code))
-    return render_certificate(printed, current_app.config.get("LMS_CERTIFICATE_FONT") or DEFAULT_FONT_PATH)
+        code=grouped(certificate.code), verify_url=verify_url(certificate.code, base_url))
 
+
+def font_path() -> str:
+    return current_app.config.get("LMS_CERTIFICATE_FONT") or DEFAULT_FONT_PATH
+
+
+def pdf_bytes(certificate: Certificate) -> bytes:
+    """Render a certificate that is intact and not revoked as its PDF."""
+    problem = printable_problem(certificate)
+    if problem:
+        raise Conflict(problem)
+    return render_certificate(printed(certificate), font_path())

@@ -8,10 +8,13 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from lms.accounts.models import Role
-from lms.certificates import service
+from lms.certificates import batches, service
+from lms.certificates.models import BatchFormat, BatchState
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
 from lms.core.idcard import mask_id_number
+from lms.core.queues import ListFilters
+from lms.declarations.forms import CsrfForm
 from lms.extensions import db, limiter
 from lms.orgs.permissions import Permission
 
@@ -117,3 +120,80 @@ def verify_page(code: str):
         masked_id=mask_id_number(certificate.holder_id_number) if certificate else None,
         issued_on=service.issued_on(certificate) if certificate else None)
     return response, status[result.verdict], {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
+
+# ------------------------------------------------------------------------------------------------ 5.4.4
+
+@bp.get("/certificates/list")
+@page_user(permission=Permission.LOOKUP_CERTIFICATES)
+def certificate_list():
+    """A year's certificates of the admin's subtree (or one organisation in it), without typing a query."""
+    from lms.statistics.service import parse_year
+
+    year = parse_year(request.args.get("year"))
+    root, query = batches.subtree_query(current_user, year, request.args.get("org_id"))
+    filters = ListFilters.parse({"page": request.args.get("page"), "per_page": 100})
+    page = filters.paginate(db, query)
+    return render_template("certificates/list.html", root=root, year=year, page=page, form=CsrfForm(),
+                           formats=list(BatchFormat), mask_id_number=mask_id_number,
+                           batch_max=batches.BATCH_MAX)
+
+
+@bp.post("/certificates/batches")
+@page_user(permission=Permission.LOOKUP_CERTIFICATES)
+def create_batch():
+    """Queue a batch print of the ticked certificates (or all of the list) and show its progress."""
+    from lms.statistics.service import parse_year
+
+    form = CsrfForm()
+    if not form.validate_on_submit():
+        raise InvalidInput({"csrf_token": "页面已过期，请刷新后重试。"})
+    batch = batches.request_batch(current_user, parse_year(request.form.get("year")), request.form.get("org_id"),
+                                  request.form.getlist("ids"), request.form.get("format") or "")
+    db.session.commit()
+    batches.start(batch)
+    return redirect(url_for("certificates.batch_page", batch_id=batch.id))
+
+
+@bp.get("/certificates/batches/<int:batch_id>")
+@page_user(permission=Permission.LOOKUP_CERTIFICATES)
+def batch_page(batch_id: int):
+    return render_template("certificates/batch.html", batch=batches.batch_for(current_user, batch_id),
+                           states=BatchState)
+
+
+@bp.get("/certificates/batches/<int:batch_id>.json")
+@page_user(permission=Permission.LOOKUP_CERTIFICATES)
+def batch_progress(batch_id: int):
+    """The batch's progress for the page's progress bar."""
+    batch = batches.batch_for(current_user, batch_id)
+    return {"state": batch.state.value, "label": batch.state.label, "done": batch.done, "total": batch.total,
+            "skipped": batch.skipped, "error": batch.error,
+            "download": url_for("certificates.batch_file", batch_id=batch.id) if batch.state == BatchState.DONE
+            else None}
+
+
+@bp.get("/certificates/batches/<int:batch_id>/file")
+@page_user(permission=Permission.LOOKUP_CERTIFICATES)
+def batch_file(batch_id: int):
+    """Send the finished file (streamed from object storage, never whole in memory)."""
+    batch = batches.batch_for(current_user, batch_id)
+    if batch.state != BatchState.DONE:
+        raise InvalidInput({"batch": "批量打印尚未完成。"})
+    store = current_app.extensions["lms.storage"]
+    size = store.size(batch.storage_key)
+
+    def chunks():
+        with store.open(batch.storage_key) as stream:
+            while chunk := stream.read(256 * 1024):
+                yield chunk
+
+    response = current_app.response_class(chunks(), mimetype="application/pdf" if batch.format == BatchFormat.PDF
+                                          else "application/zip")
+    response.headers["Content-Length"] = str(size)
+    response.headers["Cache-Control"] = "private, no-store"
+    from urllib.parse import quote
+
+    response.headers["Content-Disposition"] = (f"attachment; filename=batch-{batch.id}.{batch.format.value}; "
+                                               f"filename*=UTF-8''{quote(batches.download_name(batch))}")
+    return response

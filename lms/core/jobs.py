@@ -18,6 +18,8 @@ from rq import Queue, Retry
 log = logging.getLogger(__name__)
 
 MEDIA_QUEUE = "media"
+# Exports and batch prints: short jobs an admin waits for, taken before the media queue's long transcodes.
+EXPORTS_QUEUE = "exports"
 # A 2-hour lecture transcoded to two renditions on a 2-core machine takes well under this.
 MEDIA_JOB_TIMEOUT_S = 4 * 3600
 MEDIA_JOB_RETRIES = Retry(max=3, interval=[10, 60, 300])

@@ -60,9 +60,9 @@ def people(_args):
     rows = service.person_rows(db.session.execute(
         query.limit(filters.per_page).offset((filters.page - 1) * filters.per_page)), year)
     return {"year": year, "total": total_of(db, query), "page": filters.page, "per_page": filters.per_page,
-            "items": [{"id": r.user.id, "name": r.user.name, "org": r.org_name,
-                       "id_number": r.user.id_number if full else r.user.masked_id_number,
-                       "title_series": r.user.title_series, "public": str(r.public),
+            "items": [{"id": r.id, "name": r.name, "org": r.org_name,
+                       "id_number": r.id_number if full else r.masked_id_number,
+                       "title_series": r.title_series, "public": str(r.public),
                        "professional": str(r.professional), "total": str(r.total), "standing": r.standing.value,
                        "standing_label": r.standing.label, "missing": str(r.missing)} for r in rows]}
 

@@ -6,7 +6,6 @@ import tempfile
 
 from openpyxl import Workbook
 
-from lms.core.idcard import mask_id_number
 from lms.extensions import db
 from lms.statistics.service import person_rows
 
@@ -15,17 +14,16 @@ HEADERS = ["姓名", "身份证号码", "单位", "职称系列", "专业技术�
            "达标情况", "尚差学时"]
 
 
-def write_people(query, year: int, full_id_numbers: bool, target) -> int:
-    """Write the query's rows to ``target`` (a path or file); return how many rows were written."""
+def write_people(query, year: int, full_id_numbers: bool, target, max_rows: int = EXPORT_MAX_ROWS) -> int:
+    """Write the query's first ``max_rows`` rows to ``target`` (a path or file); return how many were written."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(f"{year}年度专技人员")
     sheet.append(HEADERS)
     written = 0
-    rows = db.session.execute(query.limit(EXPORT_MAX_ROWS).execution_options(yield_per=2000))
+    rows = db.session.execute(query.limit(min(max_rows, EXPORT_MAX_ROWS)).execution_options(yield_per=2000))
     for row in person_rows(rows, year):
-        user = row.user
-        sheet.append([user.name, user.id_number if full_id_numbers else mask_id_number(user.id_number), row.org_name,
-                      user.title_series or "", user.professional_post or "", float(row.public),
+        sheet.append([row.name, row.id_number if full_id_numbers else row.masked_id_number, row.org_name,
+                      row.title_series or "", row.professional_post or "", float(row.public),
                       float(row.professional), float(row.total), row.standing.label, float(row.missing)])
         written += 1
     workbook.save(target)

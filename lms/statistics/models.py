@@ -1,8 +1,9 @@
-"""Tallies kept in the same transaction as each ledger posting, so a subtree's numbers are a sum over organisations.
+"""Tallies kept in the same transaction as each ledger posting and account change, rolled up the tree.
 
 Reading the ledger per request would scan 15 million rows for a province; these tables hold, per person and
-year, the two category balances and where the person stands, and per organisation and year, how many of its
-people stand where and how many hours came from which source. ``lms.statistics.tally`` is the only writer.
+year, the two category balances and where the person stands, and per organisation (its whole subtree: the rows
+are rolled up to every ancestor) how many people it has, how many stand where in a year and how many hours came
+from which source. A subtree's figures are one row; ``lms.statistics.tally`` is the only writer.
 """
 
 from __future__ import annotations
@@ -49,8 +50,20 @@ class PersonYearHours(db.Model):
     __table_args__ = (sa.Index("ix_person_year_hours_org_year", "org_id", "year"),)
 
 
+class OrgPeopleCount(db.Model):
+    """How many learners an organisation's subtree has, by state (the same rows for every year)."""
+
+    __tablename__ = "org_people_counts"
+
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), primary_key=True)
+    registered: Mapped[int] = mapped_column(default=0)
+    approved: Mapped[int] = mapped_column(default=0)
+    pending: Mapped[int] = mapped_column(default=0)
+    disabled: Mapped[int] = mapped_column(default=0)
+
+
 class OrgYearTally(db.Model):
-    """How many of an organisation's own people (not its subtree's) stand where in a year."""
+    """How many of an organisation's subtree's people stand where in a year."""
 
     __tablename__ = "org_year_tallies"
 
@@ -63,7 +76,7 @@ class OrgYearTally(db.Model):
 
 
 class OrgYearSourceHours(db.Model):
-    """An organisation's own people's hours in a year per category and source (courses, a declaration kind, …)."""
+    """An organisation's subtree's hours in a year per category and source (courses, a declaration kind, …)."""
 
     __tablename__ = "org_year_source_hours"
 

@@ -16,16 +16,18 @@ import sqlalchemy as sa
 
 from lms.accounts.models import Role, User
 from lms.core.errors import InvalidInput, NotAllowed
+from lms.core.idcard import mask_id_number
 from lms.core.validation import clean_text
 from lms.courses.models import Category
 from lms.extensions import db
 from lms.ledger.models import AdjustmentKind, LedgerAdjustment, LedgerEntry
-from lms.ledger.service import china_today, rule_set_of
+from lms.ledger.service import DEFAULT_REGION, china_today, rule_set_of
 from lms.orgs.access import admin_org, has_permission
-from lms.orgs.models import Org, ReviewStatus
+from lms.orgs.models import Org, OrgKind, ReviewStatus
 from lms.orgs.permissions import Permission
-from lms.statistics.models import OrgYearSourceHours, OrgYearTally, PersonYearHours, Standing
-from lms.statistics.tally import source_of, standing_of
+from lms.rules import rule_set_for
+from lms.statistics.models import OrgPeopleCount, OrgYearSourceHours, OrgYearTally, PersonYearHours, Standing
+from lms.statistics.tally import COUNTED, source_of, standing_of
 
 FIRST_YEAR = 2020
 
@@ -51,6 +53,14 @@ class Figures:
             self.standings[key] += value
         for key, value in other.hours.items():
             self.hours[key] = self.hours.get(key, Decimal(0)) + value
+
+    def subtract(self, other: Figures) -> None:
+        for name in ("registered", "approved", "pending", "disabled"):
+            setattr(self, name, getattr(self, name) - getattr(other, name))
+        for key, value in other.standings.items():
+            self.standings[key] -= value
+        for key, value in other.hours.items():
+            self.hours[key] = self.hours.get(key, Decimal(0)) - value
 
     def finish(self) -> Figures:
         """Everyone approved and not counted in a standing has no hours this year."""
@@ -136,70 +146,36 @@ def parse_year(raw) -> int:
 # ------------------------------------------------------------------------------------------------ figures
 
 def report(root: Org, year: int) -> Report:
-    """The comprehensive statistics of ``root``'s subtree, broken down by direct child (drill-down)."""
-    per_org = _per_org_figures(root, year)
-    children = db.session.execute(sa.select(Org.id, Org.name, Org.kind, Org.path).where(Org.parent_id == root.id)
+    """The comprehensive statistics of ``root``'s subtree, broken down by direct child (drill-down).
+
+    The tallies are rolled up, so this reads one row per table for the root and one per child.
+    """
+    children = db.session.execute(sa.select(Org.id, Org.name, Org.kind).where(Org.parent_id == root.id)
                                   .order_by(Org.id)).all()
-    rows = {child.id: Figures(child.id, child.name, child.kind.value if hasattr(child.kind, "value")
-                              else child.kind) for child in children}
-    prefix_of = {child.path: child.id for child in children}
-    total = Figures(root.id, root.name, root.kind.value)
+    figures = {root.id: Figures(root.id, root.name, root.kind.value)}
+    for child in children:
+        figures[child.id] = Figures(child.id, child.name, OrgKind(child.kind).value)
+    ids = list(figures)
+    for row in db.session.execute(sa.select(OrgPeopleCount).where(OrgPeopleCount.org_id.in_(ids))).scalars():
+        target = figures[row.org_id]
+        target.registered, target.approved, target.pending, target.disabled = (
+            row.registered, row.approved, row.pending, row.disabled)
+    for row in db.session.scalars(sa.select(OrgYearTally).where(OrgYearTally.org_id.in_(ids),
+                                                                OrgYearTally.year == year)):
+        for standing in COUNTED:
+            figures[row.org_id].standings[standing.value] = getattr(row, standing.value)
+    for row in db.session.scalars(sa.select(OrgYearSourceHours).where(OrgYearSourceHours.org_id.in_(ids),
+                                                                      OrgYearSourceHours.year == year)):
+        figures[row.org_id].hours[(row.category, row.source)] = Decimal(row.hours)
+    total = figures.pop(root.id)
     own = Figures(root.id, f"{root.name}（本级）", root.kind.value)
-    depth = len(root.ancestor_ids)
-    for path, figures in per_org.items():
-        total.add(figures)
-        parts = path.strip("/").split("/")
-        if len(parts) == depth:
-            own.add(figures)
-        else:
-            child_path = "/" + "/".join(parts[:depth + 1]) + "/"
-            if child_path in prefix_of:
-                rows[prefix_of[child_path]].add(figures)
-    listed = [figures.finish() for figures in rows.values()]
-    if own.registered or own.hours:
+    own.add(total)
+    for child in figures.values():
+        own.subtract(child)
+    listed = [child.finish() for child in figures.values()]
+    if own.registered or any(own.hours.values()):
         listed.append(own.finish())
     return Report(total.finish(), year, listed)
-
-
-def _per_org_figures(root: Org, year: int) -> dict[str, Figures]:
-    """Each organisation of the subtree with its own people's tallies, keyed by path."""
-    pattern = root.path + "%"
-    figures: dict[str, Figures] = {}
-
-    def at(path: str, org_id: int) -> Figures:
-        if path not in figures:
-            figures[path] = Figures(org_id, "", "")
-        return figures[path]
-
-    people = db.session.execute(
-        sa.select(Org.path, Org.id, User.status, User.disabled_at.is_not(None), sa.func.count())
-        .join(User, User.org_id == Org.id).where(Org.path.like(pattern), User.role == Role.LEARNER)
-        .group_by(Org.path, Org.id, User.status, User.disabled_at.is_not(None)))
-    for path, org_id, status, disabled, count in people:
-        row = at(path, org_id)
-        row.registered += count
-        if disabled:
-            row.disabled += count
-        if status == ReviewStatus.APPROVED:
-            row.approved += count
-        elif status == ReviewStatus.PENDING:
-            row.pending += count
-    tallies = db.session.execute(
-        sa.select(Org.path, Org.id, OrgYearTally.short, OrgYearTally.close, OrgYearTally.met, OrgYearTally.voided)
-        .join(OrgYearTally, OrgYearTally.org_id == Org.id).where(Org.path.like(pattern), OrgYearTally.year == year))
-    for path, org_id, short, close, met, voided in tallies:
-        row = at(path, org_id)
-        for standing, count in ((Standing.SHORT, short), (Standing.CLOSE, close), (Standing.MET, met),
-                                (Standing.VOIDED, voided)):
-            row.standings[standing.value] += count
-    hours = db.session.execute(
-        sa.select(Org.path, Org.id, OrgYearSourceHours.category, OrgYearSourceHours.source, OrgYearSourceHours.hours)
-        .join(OrgYearSourceHours, OrgYearSourceHours.org_id == Org.id)
-        .where(Org.path.like(pattern), OrgYearSourceHours.year == year))
-    for path, org_id, category, source, value in hours:
-        row = at(path, org_id)
-        row.hours[(category, source)] = row.hours.get((category, source), Decimal(0)) + Decimal(value)
-    return figures
 
 
 def plain_figures(root: Org, year: int) -> Figures:
@@ -248,7 +224,8 @@ PEOPLE_FILTERS = ("name", "id_suffix", "title_series", "standing", "min_hours", 
 def people_query(actor: User, root: Org, year: int, args: Mapping):
     """Select the learners of ``root``'s subtree with their year's hours, by the filters of 专技人员信息查询."""
     hours = PersonYearHours
-    query = (sa.select(User, Org.name.label("org_name"),
+    query = (sa.select(User.id, User.name, User.id_number, User.title_series, User.professional_post, User.org_id,
+                       Org.name.label("org_name"),
                        sa.func.coalesce(hours.public_hours, 0).label("public_hours"),
                        sa.func.coalesce(hours.professional_hours, 0).label("professional_hours"),
                        sa.func.coalesce(hours.standing, Standing.NONE.value).label("standing"))
@@ -305,7 +282,11 @@ def shortfall(public: Decimal, professional: Decimal, rule_set) -> Decimal:
 
 @dataclasses.dataclass(frozen=True)
 class PersonRow:
-    user: User
+    id: int
+    name: str
+    id_number: str
+    title_series: str | None
+    professional_post: str | None
     org_name: str
     public: Decimal
     professional: Decimal
@@ -316,18 +297,34 @@ class PersonRow:
     def total(self) -> Decimal:
         return self.public + self.professional
 
+    @property
+    def masked_id_number(self) -> str:
+        return mask_id_number(self.id_number)
+
 
 def person_rows(rows, year: int):
     """Turn ``people_query`` rows into PersonRow, with how many hours each person still lacks."""
     rule_sets: dict[int, object] = {}
-    for user, org_name, public, professional, standing in rows:
-        if user.org_id not in rule_sets:
-            rule_sets[user.org_id] = rule_set_of(user, year)
-        public, professional = Decimal(public).quantize(Decimal("0.1")), Decimal(professional).quantize(Decimal("0.1"))
+    tenth = Decimal("0.1")
+    for user_id, name, id_number, series, post, org_id, org_name, public, professional, standing in rows:
+        if org_id not in rule_sets:
+            rule_sets[org_id] = rule_set_for(region_of_org(org_id), year)
+        public, professional = Decimal(public).quantize(tenth), Decimal(professional).quantize(tenth)
         standing = Standing(standing)
         missing = Decimal(0) if standing in (Standing.MET, Standing.VOIDED) else \
-            shortfall(public, professional, rule_sets[user.org_id])
-        yield PersonRow(user, org_name, public, professional, standing, missing)
+            shortfall(public, professional, rule_sets[org_id])
+        yield PersonRow(user_id, name, id_number, series, post, org_name, public, professional, standing, missing)
+
+
+def region_of_org(org_id: int) -> str:
+    """The rule-set region of an organisation's people (``lms.ledger.service.region_of`` without the person)."""
+    path = db.session.scalar(sa.select(Org.path).where(Org.id == org_id)) or ""
+    ids = [int(part) for part in path.strip("/").split("/") if part]
+    regions = dict(db.session.execute(sa.select(Org.id, Org.region).where(Org.id.in_(ids))).all())
+    for ancestor in reversed(ids):
+        if regions.get(ancestor):
+            return regions[ancestor]
+    return DEFAULT_REGION
 
 
 # ------------------------------------------------------------------------------------------------ series (5.4.2)

@@ -1,8 +1,10 @@
-"""Keep the statistics tallies true in the same transaction as every ledger posting and every transfer.
+"""Keep the statistics tallies true in the same transaction as every ledger posting, transfer and move.
 
 Each change is an atomic ``UPDATE … SET x = x + delta`` on the person's row: concurrent postings for one person
-queue on that row's lock, so the standing read back after the update is the one the organisation's counters
-move from. Nothing here reads the ledger except a transfer and ``rebuild`` (the repair tool).
+queue on that row's lock, so the standing read back after the update is the one the counters move from. The
+organisation rows are rolled up: a change is added to the person's organisation and every ancestor (at most six
+rows, always root first, so two transactions never take them in opposite orders), and a subtree's figures are
+one row. Nothing here reads the ledger except a transfer and ``rebuild`` (the repair tool).
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from lms.courses.models import Category
 from lms.extensions import db
 from lms.ledger.models import AdjustmentKind, LedgerAdjustment, LedgerEntry, SourceType
+from lms.orgs.models import Org
 from lms.rules.model import RuleSet
-from lms.statistics.models import OrgYearSourceHours, OrgYearTally, PersonYearHours, Standing
+from lms.statistics.models import OrgPeopleCount, OrgYearSourceHours, OrgYearTally, PersonYearHours, Standing
 
 # Where "close" begins: four fifths of the year's total (the issue's "e.g. ≥ 80 %").
 CLOSE_SHARE = Decimal("0.8")
@@ -97,13 +101,96 @@ def transfer_person(user, new_org_id: int, rule_set_for_year) -> None:
     db.session.flush()
 
 
+def move_subtree(org_id: int, old_path: str) -> None:
+    """Carry an organisation's rolled-up rows from its old ancestors to its new ones (更换上级部门).
+
+    Call after the organisation's (and its subtree's) paths changed, in the same transaction.
+    """
+    new_path = db.session.scalar(sa.select(Org.path).where(Org.id == org_id))
+    old_above = [int(p) for p in old_path.strip("/").split("/") if p][:-1]
+    new_above = [int(p) for p in new_path.strip("/").split("/") if p][:-1]
+    tallies = OrgYearTally.__table__
+    for row in db.session.execute(sa.select(tallies).where(tallies.c.org_id == org_id)).mappings().all():
+        for standing in COUNTED:
+            if row[standing.value]:
+                _count(org_id, row["year"], standing, -row[standing.value], old_above)
+                _count(org_id, row["year"], standing, row[standing.value], new_above)
+    hours = OrgYearSourceHours.__table__
+    for row in db.session.execute(sa.select(hours).where(hours.c.org_id == org_id)).mappings().all():
+        key = {(row["category"], row["source"]): row["hours"]}
+        _add_source_hours(org_id, row["year"], {k: -v for k, v in key.items()}, old_above)
+        _add_source_hours(org_id, row["year"], key, new_above)
+    people = db.session.get(OrgPeopleCount, org_id)
+    if people is not None:
+        deltas = {name: getattr(people, name) for name in PEOPLE_COLUMNS}
+        _add_people(old_above, {k: -v for k, v in deltas.items()})
+        _add_people(new_above, deltas)
+
+
+# ------------------------------------------------------------------------------------------------ people counts
+
+PEOPLE_COLUMNS = ("registered", "approved", "pending", "disabled")
+
+
+def people_flags(role, status, disabled: bool) -> dict[str, int]:
+    """What one account adds to its organisation's people counts (learners only)."""
+    from lms.accounts.models import Role
+    from lms.orgs.models import ReviewStatus
+
+    if role != Role.LEARNER:
+        return dict.fromkeys(PEOPLE_COLUMNS, 0)
+    return {"registered": 1, "approved": int(status == ReviewStatus.APPROVED),
+            "pending": int(status == ReviewStatus.PENDING), "disabled": int(bool(disabled))}
+
+
+def _add_people(ids: list[int], deltas: dict[str, int], connection=None) -> None:
+    if not ids or not any(deltas.values()):
+        return
+    run = (connection or db.session).execute
+    run(_insert(OrgPeopleCount).values([dict(org_id=i, **dict.fromkeys(PEOPLE_COLUMNS, 0)) for i in ids])
+        .on_conflict_do_nothing())
+    table = OrgPeopleCount.__table__
+    for org in ids:
+        run(sa.update(table).where(table.c.org_id == org)
+            .values({table.c[name]: table.c[name] + delta for name, delta in deltas.items() if delta}))
+
+
+def recount_people(org_ids) -> None:
+    """Recompute the people counts of organisations from their accounts (after a bulk insert that skipped the ORM).
+
+    Counts the organisations' own accounts again and carries the difference up to every ancestor.
+    """
+    from lms.accounts.models import User
+
+    for org_id in sorted(set(org_ids)):
+        counted = dict.fromkeys(PEOPLE_COLUMNS, 0)
+        for role, status, disabled, count in db.session.execute(
+                sa.select(User.role, User.status, User.disabled_at.is_not(None), sa.func.count())
+                .where(User.org_id == org_id).group_by(User.role, User.status, User.disabled_at.is_not(None))):
+            for name, flag in people_flags(role, status, disabled).items():
+                counted[name] += flag * count
+        own = _own_people(org_id)
+        _add_people(_ancestry(org_id), {name: counted[name] - own[name] for name in PEOPLE_COLUMNS})
+
+
+def _own_people(org_id: int) -> dict[str, int]:
+    """An organisation's own people as the counts hold them now: its row minus its children's rows."""
+    table = OrgPeopleCount.__table__
+    mine = db.session.execute(sa.select(table).where(table.c.org_id == org_id)).mappings().first()
+    children = db.session.execute(
+        sa.select(*[sa.func.coalesce(sa.func.sum(table.c[name]), 0) for name in PEOPLE_COLUMNS])
+        .join(Org, Org.id == table.c.org_id).where(Org.parent_id == org_id)).one()
+    return {name: (mine[name] if mine else 0) - int(children[i]) for i, name in enumerate(PEOPLE_COLUMNS)}
+
+
 def rebuild() -> int:
     """Recompute every tally from the ledger (after a restore or a bulk load); return the person-years written."""
     from lms.accounts.models import User
     from lms.ledger.service import rule_set_of
 
-    for model in (OrgYearSourceHours, OrgYearTally, PersonYearHours):
+    for model in (OrgYearSourceHours, OrgYearTally, PersonYearHours, OrgPeopleCount):
         db.session.execute(sa.delete(model))
+    recount_people(db.session.scalars(sa.select(User.org_id).distinct()))
     written = 0
     users = db.session.scalars(sa.select(User).where(User.id.in_(sa.select(LedgerEntry.user_id).distinct())))
     for user in users:
@@ -166,27 +253,39 @@ def _move_person(user_id: int, org_id: int, year: int, public: Decimal, professi
     _expire_cached(user_id, year)
 
 
-def _count(org_id: int, year: int, standing: Standing, delta: int) -> None:
+def _ancestry(org_id: int) -> list[int]:
+    """The organisation and its ancestors, root first."""
+    path = db.session.scalar(sa.select(Org.path).where(Org.id == org_id))
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
+def _count(org_id: int, year: int, standing: Standing, delta: int, ancestry: list[int] | None = None) -> None:
     if standing == Standing.NONE:
         return  # "no hours" is everyone else: approved people minus the counted ones
-    db.session.execute(_insert(OrgYearTally).values(org_id=org_id, year=year, short=0, close=0, met=0, voided=0)
-                       .on_conflict_do_nothing())
+    ids = ancestry if ancestry is not None else _ancestry(org_id)
+    db.session.execute(_insert(OrgYearTally).values(
+        [dict(org_id=i, year=year, short=0, close=0, met=0, voided=0) for i in ids]).on_conflict_do_nothing())
     table = OrgYearTally.__table__
     column = table.c[standing.value]
-    db.session.execute(sa.update(table).where(table.c.org_id == org_id, table.c.year == year)
-                       .values({column: column + delta}))
+    for org in ids:  # one row at a time, root first: the same lock order in every transaction
+        db.session.execute(sa.update(table).where(table.c.org_id == org, table.c.year == year)
+                           .values({column: column + delta}))
 
 
-def _add_source_hours(org_id: int, year: int, sources: dict[tuple[str, str], Decimal]) -> None:
+def _add_source_hours(org_id: int, year: int, sources: dict[tuple[str, str], Decimal],
+                      ancestry: list[int] | None = None) -> None:
     table = OrgYearSourceHours.__table__
+    ids = ancestry if ancestry is not None else _ancestry(org_id)
     for (category, source), hours in sorted(sources.items()):
         if not hours:
             continue
-        db.session.execute(_insert(OrgYearSourceHours).values(org_id=org_id, year=year, category=category,
-                                                             source=source, hours=0).on_conflict_do_nothing())
-        db.session.execute(sa.update(table).where(table.c.org_id == org_id, table.c.year == year,
-                                                  table.c.category == category, table.c.source == source)
-                           .values(hours=table.c.hours + hours))
+        db.session.execute(_insert(OrgYearSourceHours).values(
+            [dict(org_id=i, year=year, category=category, source=source, hours=0) for i in ids])
+            .on_conflict_do_nothing())
+        for org in ids:
+            db.session.execute(sa.update(table).where(table.c.org_id == org, table.c.year == year,
+                                                      table.c.category == category, table.c.source == source)
+                               .values(hours=table.c.hours + hours))
 
 
 def _person_sources(user_id: int, year: int) -> dict[tuple[str, str], Decimal]:
@@ -195,3 +294,73 @@ def _person_sources(user_id: int, year: int) -> dict[tuple[str, str], Decimal]:
                                                                  LedgerEntry.year == year)):
         sources[(entry.category.value, source_of(entry))] += entry.hours
     return dict(sources)
+
+
+# An account's creation, approval, disabling, move or deletion changes its organisations' people counts in the
+# same flush: every path that changes accounts through the ORM is counted without knowing about statistics.
+def _account_state(user):
+    from sqlalchemy import inspect
+
+    state = inspect(user)
+
+    def value(name, old: bool):
+        history = state.attrs[name].history
+        if old and history.has_changes():
+            return history.deleted[0] if history.deleted else None
+        return getattr(user, name)
+
+    def org_of(old: bool):
+        org_id = value("org_id", old)
+        org_history = state.attrs["org"].history
+        if org_history.has_changes():
+            chosen = (org_history.deleted[0] if org_history.deleted else None) if old else user.org
+            if chosen is not None:
+                org_id = chosen.id
+        elif org_id is None and user.org is not None:
+            org_id = user.org.id
+        return org_id
+
+    def snapshot(old: bool):
+        from lms.orgs.models import ReviewStatus
+
+        return (org_of(old), value("role", old), value("status", old) or ReviewStatus.PENDING,
+                value("disabled_at", old) is not None)
+
+    return snapshot
+
+
+def _after_flush(session, flush_context) -> None:
+    from lms.accounts.models import User
+
+    changes: dict[int, dict[str, int]] = {}
+
+    def add(org_id, role, status, disabled, sign):
+        if org_id is None:
+            return
+        row = changes.setdefault(org_id, dict.fromkeys(PEOPLE_COLUMNS, 0))
+        for name, flag in people_flags(role, status, disabled).items():
+            row[name] += sign * flag
+
+    for user in session.new:
+        if isinstance(user, User):
+            add(*_account_state(user)(old=False), +1)
+    for user in session.dirty:
+        if isinstance(user, User) and session.is_modified(user, include_collections=False):
+            snapshot = _account_state(user)
+            before, after = snapshot(old=True), snapshot(old=False)
+            if before != after:
+                add(*before, -1)
+                add(*after, +1)
+    for user in session.deleted:
+        if isinstance(user, User):
+            add(*_account_state(user)(old=True), -1)
+    if not any(any(v.values()) for v in changes.values()):
+        return
+    connection = session.connection()
+    for org_id, deltas in sorted(changes.items()):
+        path = connection.execute(sa.select(Org.path).where(Org.id == org_id)).scalar()
+        ids = [int(part) for part in (path or "").strip("/").split("/") if part]
+        _add_people(ids, deltas, connection)
+
+
+sa.event.listen(Session, "after_flush", _after_flush)

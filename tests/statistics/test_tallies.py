@@ -61,7 +61,7 @@ def _apply(operation, people, units, departments, admin):
             db.session.flush()
             db.session.expire(person, ["org"])
     elif kind == "move":
-        # A unit changes its competent department: its subtree's paths change, its tallies stay its own.
+        # A unit changes its competent department: its subtree's paths change and its rolled-up rows move.
         unit = units[index % len(units)]
         department = departments[rest[0] % len(departments)]
         old_path, new_path = unit.path, f"{department.path}{unit.id}/"
@@ -69,6 +69,7 @@ def _apply(operation, people, units, departments, admin):
         for org in db.session.scalars(sa.select(Org).where(Org.path.like(old_path + "%"))):
             org.path = new_path + org.path[len(old_path):]
         db.session.flush()
+        tally.move_subtree(unit.id, old_path)
     db.session.commit()
 
 

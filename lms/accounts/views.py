@@ -87,8 +87,10 @@ reset_verify_limits = [limiter.shared_limit("30 per hour", scope="reset-code-ver
 admin_reset_limits = [limiter.shared_limit("30 per minute", scope="admin-password-reset", key_func=_address_key,
                                            methods=["POST"])]
 
-# What a person whose password an admin reset may still open before choosing a new one.
-TEMPORARY_PASSWORD_ENDPOINTS = {"accounts.password", "accounts.logout", "health.healthz", "static"}
+# What a person whose password an admin reset may still open before choosing a new one. Presigned storage URLs
+# and the health check carry no session, so they are not asked to load the account at all.
+TEMPORARY_PASSWORD_ENDPOINTS = {"accounts.password", "accounts.logout", "static"}
+SESSIONLESS_BLUEPRINTS = {"storage", "health"}
 
 
 @bp.before_app_request
@@ -96,7 +98,7 @@ def force_password_change():
     """After an admin's reset every page leads to the password change until a new password is chosen."""
     if request.path.startswith("/api/") or request.endpoint in TEMPORARY_PASSWORD_ENDPOINTS:
         return None  # the API answers 403 itself (lms.core.auth.api_user)
-    if (request.endpoint or "").endswith(".static"):
+    if request.blueprint in SESSIONLESS_BLUEPRINTS or (request.endpoint or "").endswith(".static"):
         return None
     if current_user.is_authenticated and current_user.must_change_password:
         flash("管理员已重置您的密码，请先设置新密码。", "warning")

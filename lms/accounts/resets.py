@@ -171,13 +171,19 @@ def reset_with_code(login, phone, code, new_password) -> User:
         .with_for_update())
     if active is None:
         raise CodeRefused()
+    this_code = PasswordResetCode.id == active.id
     if not hmac.compare_digest(active.code_hash, _code_hash(user.id, code)):
-        active.failed_attempts += 1
-        if active.failed_attempts >= MAX_WRONG_GUESSES:
-            active.voided_at = now
-        db.session.flush()
+        # Counted in one statement, so that guesses sent at the same time cannot share one count.
+        db.session.execute(sa.update(PasswordResetCode).where(this_code).values(
+            failed_attempts=PasswordResetCode.failed_attempts + 1,
+            voided_at=sa.case((PasswordResetCode.failed_attempts + 1 >= MAX_WRONG_GUESSES, now),
+                              else_=PasswordResetCode.voided_at)))
         raise CodeRefused()
-    active.used_at = now
+    # Spent only if nothing spent or voided it since it was read (a second request with the same code).
+    spent = db.session.execute(sa.update(PasswordResetCode).where(
+        this_code, PasswordResetCode.used_at.is_(None), PasswordResetCode.voided_at.is_(None)).values(used_at=now))
+    if spent.rowcount != 1:
+        raise CodeRefused()
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
     user.session_version += 1

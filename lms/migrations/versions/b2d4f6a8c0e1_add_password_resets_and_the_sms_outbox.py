@@ -1,7 +1,7 @@
 """Add password resets (forced change after an admin's reset, phone codes) and the SMS outbox
 
-Revision ID: f8d0b2c4e6a7
-Revises: e7c9a1b3d5f6
+Revision ID: b2d4f6a8c0e1
+Revises: a9e1c3d5f7b8
 Create Date: 2026-12-07 16:00:00.000000
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'f8d0b2c4e6a7'
-down_revision = 'e7c9a1b3d5f6'
+revision = 'b2d4f6a8c0e1'
+down_revision = 'a9e1c3d5f7b8'
 branch_labels = None
 depends_on = None
 

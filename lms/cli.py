@@ -11,6 +11,9 @@ from lms.extensions import db
 
 def register_cli(app: Flask) -> None:
     """Attach the project's commands to ``flask``."""
+    from lms.notify.cli import sms_cli
+
+    app.cli.add_command(sms_cli)
 
     @app.cli.command("demo-data")
     @click.option("--url", default="http://127.0.0.1:5000", help="The address printed for people to open.")

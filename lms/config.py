@@ -52,6 +52,11 @@ KNOWN_KEYS = {
     "LMS_VERIFY_RATE_LIMIT",
     "LMS_EVIDENCE_MAX_BYTES",
     "LMS_EVIDENCE_MAX_FILES",
+    "LMS_SMS_BACKEND",
+    "LMS_SMS_URL",
+    "LMS_SMS_TOKEN",
+    "LMS_RESET_CODE_RATE_LIMIT",
+    "LMS_RESET_ADDRESS_RATE_LIMIT",
 }
 
 TRACKING_PREFIX = "LMS_TRACKING_"
@@ -135,6 +140,12 @@ class Config:
     verify_rate_limit: str = "30 per minute"
     evidence_max_bytes: int = 10 * 1024**2
     evidence_max_files: int = 5
+    # Text messages: "outbox" (a table, read by the demo and the tests) or "http" (a provider at sms_url).
+    sms_backend: str = "outbox"
+    sms_url: str | None = None
+    sms_token: str | None = None
+    reset_code_rate_limit: str = "3 per 10 minutes"  # password-reset codes requested per phone number
+    reset_address_rate_limit: str = "10 per hour"  # password-reset codes requested per address
     extra: dict = field(default_factory=dict)
 
     @property
@@ -229,6 +240,9 @@ class Config:
             verify_rate_limit=_rate_limit(env, "LMS_VERIFY_RATE_LIMIT", "30 per minute"),
             evidence_max_bytes=_int(env, "LMS_EVIDENCE_MAX_BYTES", 10 * 1024**2, 64 * 1024, 1024**3),
             evidence_max_files=_int(env, "LMS_EVIDENCE_MAX_FILES", 5, 1, 50),
+            **_sms(env),
+            reset_code_rate_limit=_rate_limit(env, "LMS_RESET_CODE_RATE_LIMIT", "3 per 10 minutes"),
+            reset_address_rate_limit=_rate_limit(env, "LMS_RESET_ADDRESS_RATE_LIMIT", "10 per hour"),
         )
         values.update(overrides)
         return cls(**values)
@@ -253,6 +267,16 @@ def _certificate_key(env: dict) -> str | None:
         raise ConfigError("LMS_CERTIFICATE_KEY 太短：至少 32 个字符（可用 python -c 'import secrets; "
                           "print(secrets.token_hex(32))' 生成）。")
     return value or None
+
+
+def _sms(env: dict) -> dict:
+    backend = (env.get("LMS_SMS_BACKEND") or "outbox").strip().lower()
+    if backend not in ("outbox", "http"):
+        raise ConfigError(f"LMS_SMS_BACKEND={backend!r} 无法识别：请设置为 outbox（写入短信发件箱表）或 http。")
+    url = _url(env, "LMS_SMS_URL", ("http", "https"))
+    if backend == "http" and url is None:
+        raise ConfigError("LMS_SMS_BACKEND=http 时必须设置 LMS_SMS_URL（短信服务商的 HTTP 接口地址）。")
+    return {"sms_backend": backend, "sms_url": url, "sms_token": env.get("LMS_SMS_TOKEN") or None}
 
 
 def _rate_limit(env: dict, key: str, default: str) -> str:

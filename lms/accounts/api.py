@@ -6,9 +6,9 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from lms.accounts import schemas, service
+from lms.accounts import resets, schemas, service
 from lms.accounts.models import Role
-from lms.accounts.views import login_limits
+from lms.accounts.views import admin_reset_limits, login_limits, rate_limited, reset_code_limits, reset_verify_limits
 from lms.core.api import page_body
 from lms.core.auth import API_TOKEN_MAX_AGE_S, Unauthenticated, api_user, issue_api_token
 from lms.core.errors import InvalidInput, NotAllowed
@@ -20,18 +20,12 @@ blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="账
 BEARER = [{"bearer": []}]
 
 
-def _limited(view):
-    for limit in login_limits:
-        view = limit(view)
-    return view
-
-
 @blp.route("/auth/token", methods=["POST"])
 @blp.arguments(schemas.TokenRequest)
 @blp.response(200, schemas.Token)
 @blp.alt_response(401, description="账号或密码不正确")
 @blp.alt_response(429, description="尝试过于频繁")
-@_limited
+@rate_limited(login_limits)
 def create_token(body):
     """Exchange a login and password for a bearer token."""
     user = service.authenticate(body["login"], body["password"])
@@ -44,6 +38,47 @@ def create_token(body):
         raise NotAllowed(refusal)
     db.session.commit()
     return {"token": issue_api_token(user), "expires_in": API_TOKEN_MAX_AGE_S}
+
+
+@blp.route("/auth/password-reset/code", methods=["POST"])
+@blp.arguments(schemas.ResetCodeRequest)
+@blp.response(202, schemas.Message)
+@blp.alt_response(429, description="请求过于频繁（每个手机号码、每个地址分别限制）")
+@rate_limited(reset_code_limits)
+def request_reset_code(body):
+    """Send a password-reset code to the registered phone; the answer is the same whether or not they match."""
+    message = resets.request_reset_code(body["login"], body["phone"])
+    db.session.commit()
+    return {"message": message}
+
+
+@blp.route("/auth/password-reset", methods=["POST"])
+@blp.arguments(schemas.CodeReset)
+@blp.response(200, schemas.Message)
+@blp.alt_response(422, description="验证码不正确或已失效，或新密码不符合要求")
+@rate_limited(reset_verify_limits)
+def reset_with_code(body):
+    """Set a new password with the code sent by text message; every earlier token and session ends."""
+    try:
+        resets.reset_with_code(body["login"], body["phone"], body["code"], body["new_password"])
+    except resets.CodeRefused:
+        db.session.commit()  # the wrong guess counts
+        raise
+    db.session.commit()
+    return {"message": "密码已重置，请用新密码登录。"}
+
+
+@blp.route("/people/<int:user_id>/password-reset", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(schemas.AdminPasswordReset)
+@blp.response(200, schemas.PasswordResetDone)
+@api_user(permission=Permission.RESET_PASSWORDS)
+@rate_limited(admin_reset_limits)
+def reset_person_password(body, user_id: int):
+    """Reset a person's password to a temporary one, returned this once; they must change it at the next login."""
+    person, password = resets.reset_password(g.api_user, user_id, body["password"])
+    db.session.commit()
+    return {"person": person, "temporary_password": password, "generated": not body["password"]}
 
 
 @blp.route("/registrations/learners", methods=["POST"])
@@ -84,7 +119,7 @@ def decide_learners(body):
 class MeResource(MethodView):
     @blp.doc(security=BEARER)
     @blp.response(200, schemas.Me)
-    @api_user(approved=False)
+    @api_user(approved=False, temporary_password_ok=True)
     def get(self):
         """Return the caller's own account and registration status."""
         return g.api_user
@@ -106,7 +141,7 @@ def resubmit_registration(body):
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.PasswordChange)
 @blp.response(200, schemas.Token)
-@api_user(approved=False)
+@api_user(approved=False, temporary_password_ok=True)
 def change_password(body):
     """Change the caller's password (the old one is required); returns a fresh token, old ones stop working."""
     service.change_password(g.api_user, body["old_password"], body["new_password"])

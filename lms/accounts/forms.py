@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import flash
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import EqualTo
 
 from lms.accounts.title_series import TITLE_SERIES
@@ -39,6 +39,20 @@ class ResubmitForm(PersonFields):
 
 class PasswordForm(FlaskForm):
     old_password = PasswordField("原密码")
+    new_password = PasswordField("新密码（8–64 位，含字母和数字）")
+    new_password_confirm = PasswordField("确认新密码",
+                                         validators=[EqualTo("new_password", message="两次输入的新密码不一致。")])
+
+
+class ForgotPasswordForm(FlaskForm):
+    login = StringField("身份证号码 / 管理员账号")
+    phone = StringField("注册时填写的手机号码")
+
+
+class CodeResetForm(FlaskForm):
+    login = HiddenField()
+    phone = HiddenField()
+    code = StringField("短信验证码（6 位数字）")
     new_password = PasswordField("新密码（8–64 位，含字母和数字）")
     new_password_confirm = PasswordField("确认新密码",
                                          validators=[EqualTo("new_password", message="两次输入的新密码不一致。")])

@@ -80,6 +80,8 @@ class User(UserMixin, db.Model):
     # 停用 (admin manual 5.1.2): a disabled account cannot log in; its ledger and history stay.
     disabled_at: Mapped[dt.datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # Set by an admin's password reset: the temporary password works only to choose a new one.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     org: Mapped[Org] = relationship()
     admin_membership: Mapped[OrgAdmin | None] = relationship(foreign_keys="OrgAdmin.user_id", uselist=False,
@@ -142,3 +144,19 @@ class RegistrationDecision(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+
+
+class PasswordResetCode(db.Model):
+    """A code sent to a person's registered phone to choose a new password (忘记密码); only its hash is kept."""
+
+    __tablename__ = "password_reset_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[dt.datetime | None]
+    # A newer code, too many wrong guesses, or a password set otherwise ends a code before it expires.
+    voided_at: Mapped[dt.datetime | None]

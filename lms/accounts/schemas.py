@@ -40,6 +40,25 @@ class PasswordChange(Schema):
     new_password = fields.String(required=True, load_only=True)
 
 
+class ResetCodeRequest(Schema):
+    login = fields.String(required=True, metadata={"description": "身份证号码（专技人员）或管理员账号"})
+    phone = fields.String(required=True, metadata={"description": "注册时填写的手机号码"})
+
+
+class CodeReset(ResetCodeRequest):
+    code = fields.String(required=True, load_only=True, metadata={"description": "短信中的 6 位验证码"})
+    new_password = fields.String(required=True, load_only=True)
+
+
+class Message(Schema):
+    message = fields.String()
+
+
+class AdminPasswordReset(Schema):
+    password = fields.String(load_default=None, allow_none=True, load_only=True,
+                             metadata={"description": "管理员指定的临时密码；不填则由系统生成"})
+
+
 class Decision(Schema):
     ids = fields.List(fields.Integer(), required=True)
     approve = fields.Boolean(required=True)
@@ -72,6 +91,13 @@ class Me(Person):
     id_number = fields.String()
     phone = fields.String()
     approved = fields.Boolean(attribute="is_approved")
+    must_change_password = fields.Boolean(metadata={"description": "管理员重置了密码：须先修改密码"})
+
+
+class PasswordResetDone(Schema):
+    person = fields.Nested(Person)
+    temporary_password = fields.String(metadata={"description": "临时密码，只返回这一次"})
+    generated = fields.Boolean(metadata={"description": "临时密码是否由系统生成"})
 
 
 class ListQuery(Schema):

@@ -171,7 +171,7 @@ _DUMMY_HASH = hash_password("not-a-real-password-0")
 
 
 def change_password(user: User, old_password: str, new_password: str) -> None:
-    """Change a password after checking the old one; ends every other session and token."""
+    """Change a password after checking the old (or temporary) one; ends every other session and token."""
     if not verify_password(user.password_hash, old_password or ""):
         raise InvalidInput({"old_password": "原密码不正确。"})
     problem = password_problem(new_password or "")
@@ -180,6 +180,7 @@ def change_password(user: User, old_password: str, new_password: str) -> None:
     if new_password == old_password:
         raise InvalidInput({"new_password": "新密码不能与原密码相同。"})
     user.password_hash = hash_password(new_password)
+    user.must_change_password = False
     user.session_version += 1
     db.session.flush()
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
-from lms.accounts import lifecycle, service
-from lms.accounts.forms import LearnerRegistrationForm, LoginForm, PasswordForm, ResubmitForm, attach_errors
+from lms.accounts import lifecycle, resets, service
+from lms.accounts.forms import (
+    CodeResetForm,
+    ForgotPasswordForm,
+    LearnerRegistrationForm,
+    LoginForm,
+    PasswordForm,
+    ResubmitForm,
+    attach_errors,
+    show_refusal,
+)
 from lms.accounts.models import Role
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
+from lms.core.validation import clean_text
 from lms.extensions import db, limiter
 from lms.orgs.models import Org, ReviewStatus
 from lms.orgs.permissions import Permission
@@ -41,10 +51,60 @@ login_limits = [
 ]
 
 
-def _rate_limited(view):
-    for limit in login_limits:
-        view = limit(view)
-    return view
+def rate_limited(limits):
+    """Apply a list of Flask-Limiter limits to a view."""
+
+    def decorator(view):
+        for limit in limits:
+            view = limit(view)
+        return view
+
+    return decorator
+
+
+def _reset_phone_key() -> str:
+    phone = request.form.get("phone") or (request.get_json(silent=True) or {}).get("phone") or ""
+    return f"reset-code:phone:{clean_text(str(phone))[:20]}"
+
+
+def _address_key() -> str:
+    return request.remote_addr or ""
+
+
+def _config():
+    return current_app.extensions["lms.config"]
+
+
+# Shared by the page and the API (one scope each), so that using both does not double what a number or an
+# address may ask for. The per-number limit counts every request, whether the number is registered or not.
+reset_code_limits = [
+    limiter.shared_limit(lambda: _config().reset_code_rate_limit, scope="reset-code-phone", key_func=_reset_phone_key,
+                         methods=["POST"]),
+    limiter.shared_limit(lambda: _config().reset_address_rate_limit, scope="reset-code-address",
+                         key_func=_address_key, methods=["POST"]),
+]
+reset_verify_limits = [limiter.shared_limit("30 per hour", scope="reset-code-verify", key_func=_address_key,
+                                            methods=["POST"])]
+admin_reset_limits = [limiter.shared_limit("30 per minute", scope="admin-password-reset", key_func=_address_key,
+                                           methods=["POST"])]
+
+# What a person whose password an admin reset may still open before choosing a new one. Presigned storage URLs
+# and the health check carry no session, so they are not asked to load the account at all.
+TEMPORARY_PASSWORD_ENDPOINTS = {"accounts.password", "accounts.logout", "static"}
+SESSIONLESS_BLUEPRINTS = {"storage", "health"}
+
+
+@bp.before_app_request
+def force_password_change():
+    """After an admin's reset every page leads to the password change until a new password is chosen."""
+    if request.path.startswith("/api/") or request.endpoint in TEMPORARY_PASSWORD_ENDPOINTS:
+        return None  # the API answers 403 itself (lms.core.auth.api_user)
+    if request.blueprint in SESSIONLESS_BLUEPRINTS or (request.endpoint or "").endswith(".static"):
+        return None
+    if current_user.is_authenticated and current_user.must_change_password:
+        flash("管理员已重置您的密码，请先设置新密码。", "warning")
+        return redirect(url_for("accounts.password"))
+    return None
 
 
 @bp.get("/")
@@ -60,7 +120,7 @@ def home():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@_rate_limited
+@rate_limited(login_limits)
 def login():
     """Log in with an ID-card number (learners) or an account name (admins)."""
     form = LoginForm()
@@ -77,8 +137,47 @@ def login():
             return render_template("accounts/login.html", form=form), 403
         login_user(user)
         db.session.commit()
-        return redirect(url_for("accounts.home"))
+        return redirect(url_for("accounts.password" if user.must_change_password else "accounts.home"))
     return render_template("accounts/login.html", form=form)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@rate_limited(reset_code_limits)
+def forgot_password():
+    """Ask for a code by text message to the registered phone (忘记密码); the answer never says if it matched."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        try:
+            message = resets.request_reset_code(form.login.data, form.phone.data)
+            db.session.commit()
+        except InvalidInput as error:
+            show_refusal(form, error)
+            return render_template("accounts/forgot_password.html", form=form), 422
+        code_form = CodeResetForm(formdata=None, login=form.login.data, phone=form.phone.data)
+        flash(message, "info")
+        return render_template("accounts/reset_with_code.html", form=code_form)
+    return render_template("accounts/forgot_password.html", form=form), 422 if form.errors else 200
+
+
+@bp.post("/password/forgot/code")
+@rate_limited(reset_verify_limits)
+def reset_with_code():
+    """Set a new password with the code from the text message."""
+    form = CodeResetForm()
+    if not form.validate_on_submit():
+        return render_template("accounts/reset_with_code.html", form=form), 422
+    try:
+        resets.reset_with_code(form.login.data, form.phone.data, form.code.data, form.new_password.data)
+        db.session.commit()
+    except resets.CodeRefused as error:
+        db.session.commit()  # the wrong guess counts
+        attach_errors(form, error)
+        return render_template("accounts/reset_with_code.html", form=form), 422
+    except InvalidInput as error:
+        show_refusal(form, error)
+        return render_template("accounts/reset_with_code.html", form=form), 422
+    flash("密码已重置，请用新密码登录。", "success")
+    return redirect(url_for("accounts.login"))
 
 
 @bp.post("/logout")
@@ -181,6 +280,28 @@ def password():
     return render_template("accounts/password.html", form=form), 422 if form.errors else 200
 
 
+@bp.post("/people/<int:user_id>/password-reset")
+@page_user(permission=Permission.RESET_PASSWORDS)
+@rate_limited(admin_reset_limits)
+def reset_person_password(user_id: int):
+    """Reset a person's password and show the temporary password this once (never stored in the session)."""
+    back = _safe_back(request.form.get("next"))
+    if not FlaskForm().validate_on_submit():
+        flash("页面已过期，请刷新后重试。", "error")
+        return redirect(back)
+    try:
+        person, password = resets.reset_password(current_user, user_id, request.form.get("password") or None)
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(back)
+    response = make_response(render_template("accounts/password_reset_done.html", person=person, password=password,
+                                             chosen=bool(request.form.get("password")), back=back))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/people")
 @page_user(permission=Permission.MANAGE_PEOPLE)
 def people():
@@ -193,16 +314,14 @@ def people():
         filters, query = {}, service.visible_people_query(current_user)
     page = db.paginate(query, per_page=50, error_out=False)
     return render_template("accounts/people.html", page=page, filters=filters, states=service.PEOPLE_STATES,
-                           form=FlaskForm())
+                           form=FlaskForm(), sms_outbox=_config().sms_backend == "outbox")
 
 
 @bp.post("/people/<int:user_id>/<any(disable, enable):change>")
 @page_user(permission=Permission.MANAGE_PEOPLE)
 def change_person_state(user_id: int, change: str):
     """Disable or re-enable a person with a reason."""
-    back = request.form.get("next") or url_for("accounts.people")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("accounts.people")
+    back = _safe_back(request.form.get("next"))
     if not FlaskForm().validate_on_submit():
         flash("页面已过期，请刷新后重试。", "error")
         return redirect(back)
@@ -216,3 +335,10 @@ def change_person_state(user_id: int, change: str):
         return redirect(back)
     flash(f"已{'停用' if change == 'disable' else '启用'}{person.name}的账号。", "success")
     return redirect(back)
+
+
+def _safe_back(target: str | None) -> str:
+    """Return a local address to go back to (never another site), the people list by default."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return url_for("accounts.people")
+    return target

@@ -57,13 +57,17 @@ def user_from_api_token(token: str) -> User | None:
     return user
 
 
+TEMPORARY_PASSWORD_MESSAGE = "管理员已重置您的密码：请先修改密码（POST /api/v1/me/password），再进行其他操作。"
+
+
 def api_user(*roles: Role, approved: bool = True, permission: Permission | tuple[Permission, ...] | None = None,
-             admin: bool = False):
+             admin: bool = False, temporary_password_ok: bool = False):
     """Decorate an API view: the caller is identified by bearer token only (never by cookie, so no CSRF).
 
     ``roles`` names account kinds (learner-only calls); ``permission`` an admin permission of the catalogue,
     held over the admin's own organisation (the service checks the object's place in the subtree), or a tuple
-    of which any one will do; ``admin`` asks only that the caller administers an organisation.
+    of which any one will do; ``admin`` asks only that the caller administers an organisation. After an admin's
+    password reset only the calls marked ``temporary_password_ok`` answer until the password is changed.
     """
 
     def decorator(view):
@@ -74,6 +78,8 @@ def api_user(*roles: Role, approved: bool = True, permission: Permission | tuple
             user = user_from_api_token(token.strip()) if scheme.lower() == "bearer" and token else None
             if user is None:
                 raise Unauthenticated("请先登录：在 Authorization 头中提供有效的 Bearer 令牌。")
+            if user.must_change_password and not temporary_password_ok:
+                raise NotAllowed(TEMPORARY_PASSWORD_MESSAGE)
             if approved and not user.is_approved:
                 raise NotAllowed("账号尚未通过审核，暂不能进行此操作。")
             if roles and user.role not in roles:

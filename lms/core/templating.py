@@ -32,6 +32,8 @@ def navigation() -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return [("登录", url_for("accounts.login")), ("个人注册", url_for("accounts.register")),
                 ("单位注册", url_for("orgs.register")), ("证书验证", url_for("certificates.verify_form"))]
+    if current_user.must_change_password:
+        return [("修改密码", url_for("accounts.password"))]
     entries = [("首页", url_for("accounts.home"))]
     if current_user.is_approved and current_user.role == Role.LEARNER:
         entries += [("课程目录", url_for("courses.catalogue")), ("我的课程", url_for("courses.my_courses"))]

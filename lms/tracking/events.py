@@ -48,7 +48,8 @@ class TrackingNamespace(Namespace):
 
     def on_connect(self, auth=None):
         """Admit an approved learner logged in through the session cookie; refuse everyone else."""
-        if not (current_user.is_authenticated and current_user.is_approved and current_user.role == Role.LEARNER):
+        if not (current_user.is_authenticated and current_user.is_approved and current_user.role == Role.LEARNER
+                and not current_user.must_change_password):
             raise ConnectionRefusedError("unauthorized")
         self._viewers[request.sid] = Viewer(user_id=current_user.id, ip=client_address(),
                                             user_agent=request.headers.get("User-Agent", "")[:300])

@@ -22,9 +22,9 @@ from lms.orgs.permissions import Permission, permissions_for_kind
 from tests.conftest import api_token, make_org, make_user
 from tests.declarations import client_for
 
-# Permissions whose pages and calls arrive with later issues (import, reset); full numbers change what an
-# answer shows rather than whether it comes (tests/statistics checks both).
-NOT_YET_ROUTED = {Permission.IMPORT_PEOPLE, Permission.RESET_PASSWORDS, Permission.VIEW_FULL_ID_NUMBERS}
+# Permissions whose pages and calls arrive with later issues (import); full numbers change what an answer shows
+# rather than whether it comes (tests/statistics checks both).
+NOT_YET_ROUTED = {Permission.IMPORT_PEOPLE, Permission.VIEW_FULL_ID_NUMBERS}
 CHILD_KIND = {OrgKind.PROVINCE_HR: OrgKind.CITY_HR, OrgKind.CITY_HR: OrgKind.DEPARTMENT,
               OrgKind.DEPARTMENT: OrgKind.UNIT}
 _names = itertools.count(1)
@@ -82,6 +82,8 @@ ACTIONS = [
     Action("人员列表", Permission.MANAGE_PEOPLE, _api("GET", _fixed("/api/v1/people"))),
     Action("停用人员", Permission.MANAGE_PEOPLE,
            _api("POST", lambda t, i: f"/api/v1/people/{_person(t, i).id}/disable", {"reason": "矩阵测试"}), _person),
+    Action("重置密码", Permission.RESET_PASSWORDS,
+           _api("POST", lambda t, i: f"/api/v1/people/{_person(t, i).id}/password-reset", {}), _person),
     Action("停用下级单位", Permission.MANAGE_SUB_ORGS,
            _api("POST", lambda t, i: f"/api/v1/orgs/{_org(t, i).id}/disable", {"reason": "矩阵测试"}), _org),
     Action("单位设置", Permission.EDIT_ORG_SETTINGS, _page("GET", lambda t, i: f"/orgs/{_org(t, i).id}/settings"),

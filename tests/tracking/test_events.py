@@ -99,6 +99,12 @@ def test_everyone_but_approved_learners_is_refused_at_connection(app, client, cl
     assert not sio.is_connected(NS)
 
 
+def test_a_learner_whose_password_an_admin_reset_is_refused_until_they_change_it(app, client, clock, tree):
+    tree.learner_a.must_change_password = True  # as after an admin's reset (lms.accounts.resets)
+    db.session.commit()
+    assert not connect(app, client, tree.learner_a).is_connected(NS)
+
+
 def test_a_learner_of_an_unapproved_unit_is_refused(app, client, clock, tree):
     tree.unit_b.status = ReviewStatus.PENDING
     db.session.commit()

@@ -18,7 +18,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from lms.accounts.models import Role, User
 from lms.accounts.service import parse_id_batch
 from lms.audit import service as audit
-from lms.core.clock import CHINA_TIME, china_time
+from lms.core.clock import CHINA_TIME, china_date, china_time
+from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Course, Courseware
@@ -394,3 +395,36 @@ def learner_records(learner: User) -> list[CoursewareRecord]:
                 session.courseware, progress.get(session.courseware_id), [], decisions)
         record.sessions.append(session)
     return list(records.values())
+
+
+# ------------------------------------------------------------------------------------------------ weekly figures
+
+@dataclass(frozen=True)
+class ReviewWeek:
+    monday: dt.date
+    held: int
+    released: int
+    voided: int
+
+
+def weekly_figures(actor: User, weeks: int = 12, today: dt.date | None = None) -> list[ReviewWeek]:
+    """Sessions held, released and voided per week (China time, Monday first) in the actor's subtree, newest first."""
+    _require_viewer(actor)
+    today = today or china_date(utcnow())
+    first = today - dt.timedelta(days=today.weekday() + 7 * (weeks - 1))
+    since = dt.datetime.combine(first, dt.time(), CHINA_TIME).astimezone(dt.UTC).replace(tzinfo=None)
+    counts: dict[dt.date, list[int]] = {first + dt.timedelta(weeks=i): [0, 0, 0] for i in range(weeks)}
+
+    def week_of(moment: dt.datetime) -> dt.date:
+        day = china_date(moment)
+        return day - dt.timedelta(days=day.weekday())
+
+    for (held_at,) in db.session.execute(sa.select(PlaybackSession.held_at).where(
+            PlaybackSession.held_at >= since, _in_scope(actor))):
+        counts[week_of(held_at)][0] += 1
+    for decided_at, decision in db.session.execute(
+            sa.select(SessionReviewDecision.decided_at, SessionReviewDecision.decision)
+            .join(PlaybackSession, PlaybackSession.id == SessionReviewDecision.session_id)
+            .where(SessionReviewDecision.decided_at >= since, _in_scope(actor))):
+        counts[week_of(decided_at)][1 if ReviewOutcome(decision) == ReviewOutcome.RELEASE else 2] += 1
+    return [ReviewWeek(monday, *values) for monday, values in sorted(counts.items(), reverse=True)]

@@ -63,6 +63,13 @@ def queue():
     return _render_queue()
 
 
+@bp.get("/review/weekly")
+@page_user(permission=Permission.VIEW_SESSIONS)
+def weekly():
+    """Sessions held, released and voided per week in the viewer's subtree (the last 12 weeks)."""
+    return render_template("review/weekly.html", weeks=service.weekly_figures(current_user))
+
+
 @bp.post("/review/sessions/decide")
 @page_user(permission=Permission.REVIEW_SESSIONS)
 def decide_batch():

@@ -121,11 +121,12 @@ class DecisionAction(enum.StrEnum):
     REJECTED = "rejected"
     RESUBMITTED = "resubmitted"
     CREATED = "created"
+    IMPORTED = "imported"
 
     @property
     def label(self) -> str:
         return {"submitted": "提交注册", "approved": "审核通过", "rejected": "审核不通过",
-                "resubmitted": "修改后重新提交", "created": "由上级创建"}[self.value]
+                "resubmitted": "修改后重新提交", "created": "由上级创建", "imported": "由单位批量导入"}[self.value]
 
 
 class RegistrationDecision(db.Model):

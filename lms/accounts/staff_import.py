@@ -5,7 +5,7 @@ checked with the rules of self-registration (``learner_fields_problems``, ``id_n
 any problem is refused whole and every problem named by row and column, so a unit never holds half a file.
 Imported people are approved members of the unit at once (the unit is their approver, 35号 二(二)); they have
 no password until they set one through 忘记密码 with their phone (``passwords.NO_PASSWORD_YET``). The rows go
-in with one multi-row INSERT per table inside the request's transaction, and the import is one audit row.
+in with one executemany per table inside the request's transaction, and the import is one audit row.
 """
 
 from __future__ import annotations
@@ -199,9 +199,15 @@ def import_staff(actor: User, data: bytes, filename: str, org_id=None) -> Import
                      org_id=org.id, status=ReviewStatus.APPROVED, title_series=p.title_series,
                      professional_post=p.professional_post, password_hash=NO_PASSWORD_YET, session_version=1,
                      reviewed_at=now, created_at=now) for p in staff]
-    # One multi-row INSERT per 1,000 rows (SQLAlchemy's insertmanyvalues) instead of one per person.
-    user_ids = db.session.scalars(sa.insert(User).returning(User.id, sort_by_parameter_order=True), accounts).all()
-    db.session.execute(sa.insert(RegistrationDecision), [
+    # The driver's executemany (psycopg: pipelined, the statement parsed once) instead of one INSERT per person.
+    # A RETURNING insert would be turned into multi-row VALUES statements whose 13,000 placeholders psycopg
+    # converts in Python: four times slower than inserting and then reading the new ids back by ID number.
+    db.session.execute(sa.insert(User.__table__), accounts)
+    numbers = [p.id_number for p in staff]
+    user_ids = [user_id for start in range(0, len(numbers), _IN_BATCH)
+                for user_id in db.session.scalars(sa.select(User.id).where(
+                    User.id_number.in_(numbers[start:start + _IN_BATCH])))]
+    db.session.execute(sa.insert(RegistrationDecision.__table__), [
         dict(user_id=user_id, action=DecisionAction.IMPORTED, actor_id=actor.id, created_at=now)
         for user_id in user_ids])
     name = clean_text(filename)[:100]

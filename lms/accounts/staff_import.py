@@ -202,7 +202,11 @@ def import_staff(actor: User, data: bytes, filename: str, org_id=None) -> Import
     # The driver's executemany (psycopg: pipelined, the statement parsed once) instead of one INSERT per person.
     # A RETURNING insert would be turned into multi-row VALUES statements whose 13,000 placeholders psycopg
     # converts in Python: four times slower than inserting and then reading the new ids back by ID number.
-    db.session.execute(sa.insert(User.__table__), accounts)
+    try:
+        db.session.execute(sa.insert(User.__table__), accounts)
+    except sa.exc.IntegrityError:
+        # Someone registered one of these numbers between the check and the insert (or a second import ran).
+        raise Conflict("文件中有身份证号码刚刚在平台注册，未导入任何人员：请重新上传，页面会列出是哪些行。") from None
     numbers = [p.id_number for p in staff]
     user_ids = [user_id for start in range(0, len(numbers), _IN_BATCH)
                 for user_id in db.session.scalars(sa.select(User.id).where(

@@ -93,7 +93,7 @@ def open_upload(data: bytes, filename: str, limits: UploadLimits):
     if not data:
         raise InvalidInput({"file": "请选择要导入的 .xlsx 文件（文件不能为空）。"})
     if len(data) > limits.max_bytes:
-        raise InvalidInput({"file": f"文件太大：每个文件不超过 {limits.max_mb} MB，人数较多时请分成几个文件导入。"})
+        raise InvalidInput({"file": f"文件太大：每个文件不超过 {limits.max_mb} MB，内容较多时请分成几个文件导入。"})
     if not (filename or "").lower().endswith(".xlsx"):
         raise InvalidInput({"file": "只能导入 .xlsx 格式的 Excel 文件；.xls 或 .csv 文件请先在 Excel 中另存为 .xlsx。"})
     try:

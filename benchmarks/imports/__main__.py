@@ -17,7 +17,7 @@ it at the end. For each size it generates a filled-in template with openpyxl (va
 
 The import's 10,000-row cap per file (``staff_import.LIMITS``) is lifted for sizes above it, so that 20,000 rows
 measure how the import scales. Rows are deleted after each run. The table goes to stdout and to
-``benchmarks/results/imports.md`` with the machine it ran on.
+``benchmarks/results/imports.md`` with the machine it ran on; a new run keeps the hand-written notes at its end.
 """
 
 from __future__ import annotations
@@ -218,6 +218,8 @@ def main() -> None:
     finally:
         services.drop_test_database(postgres_url)
     text = report(rows, args.repeat, info)
+    notes = RESULTS.read_text().partition("\n## Notes")[1:] if RESULTS.exists() else ()
+    text += "".join(notes).lstrip("\n") if notes and notes[0] else ""  # hand-written notes survive a new run
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
     print(table(rows))

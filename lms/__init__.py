@@ -74,6 +74,7 @@ def _flask_settings(config: Config) -> dict:
         "LMS_CERTIFICATE_FONT": config.certificate_font,
         "LMS_CERTIFICATE_KEY": config.certificate_key,
         "LMS_VERIFY_RATE_LIMIT": config.verify_rate_limit,
+        "LMS_IMPORT_RATE_LIMIT": config.import_rate_limit,
         "LMS_DECLARATIONS": {"evidence_max_bytes": config.evidence_max_bytes,
                              "evidence_max_files": config.evidence_max_files},
     }

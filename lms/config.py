@@ -50,6 +50,7 @@ KNOWN_KEYS = {
     "LMS_CERTIFICATE_FONT",
     "LMS_CERTIFICATE_KEY",
     "LMS_VERIFY_RATE_LIMIT",
+    "LMS_IMPORT_RATE_LIMIT",
     "LMS_EVIDENCE_MAX_BYTES",
     "LMS_EVIDENCE_MAX_FILES",
     "LMS_SMS_BACKEND",
@@ -138,6 +139,7 @@ class Config:
     certificate_font: str = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
     certificate_key: str | None = None  # signs verification codes; None: derived from secret_key
     verify_rate_limit: str = "30 per minute"
+    import_rate_limit: str = "30 per hour"
     evidence_max_bytes: int = 10 * 1024**2
     evidence_max_files: int = 5
     # Text messages: "outbox" (a table, read by the demo and the tests) or "http" (a provider at sms_url).
@@ -238,6 +240,7 @@ class Config:
             certificate_font=env.get("LMS_CERTIFICATE_FONT") or "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
             certificate_key=_certificate_key(env),
             verify_rate_limit=_rate_limit(env, "LMS_VERIFY_RATE_LIMIT", "30 per minute"),
+            import_rate_limit=_rate_limit(env, "LMS_IMPORT_RATE_LIMIT", "30 per hour"),
             evidence_max_bytes=_int(env, "LMS_EVIDENCE_MAX_BYTES", 10 * 1024**2, 64 * 1024, 1024**3),
             evidence_max_files=_int(env, "LMS_EVIDENCE_MAX_FILES", 5, 1, 50),
             **_sms(env),

@@ -6,13 +6,22 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from lms.accounts import resets, schemas, service
+from lms.accounts import resets, schemas, service, staff_import
 from lms.accounts.models import Role
-from lms.accounts.views import admin_reset_limits, login_limits, rate_limited, reset_code_limits, reset_verify_limits
+from lms.accounts.views import (
+    admin_reset_limits,
+    import_limit,
+    login_limits,
+    rate_limited,
+    read_import_upload,
+    reset_code_limits,
+    reset_verify_limits,
+)
 from lms.core.api import page_body
 from lms.core.auth import API_TOKEN_MAX_AGE_S, Unauthenticated, api_user, issue_api_token
 from lms.core.errors import InvalidInput, NotAllowed
 from lms.core.queues import ListFilters
+from lms.core.xlsx import xlsx_download
 from lms.extensions import db
 from lms.orgs.permissions import Permission
 
@@ -31,7 +40,7 @@ def create_token(body):
     user = service.authenticate(body["login"], body["password"])
     if user is None:
         db.session.rollback()
-        raise Unauthenticated("账号或密码不正确。")
+        raise Unauthenticated(service.LOGIN_FAILED)
     refusal = service.login_refusal(user)
     if refusal:
         db.session.rollback()
@@ -161,3 +170,35 @@ def people(args):
         raise InvalidInput({"per_page": "每页 1–200 条，页码从 1 开始。"})
     page = db.paginate(query, page=args["page"], per_page=args["per_page"], error_out=False)
     return page_body(page)
+
+
+IMPORT_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "填好的人员导入模板（.xlsx，不超过 10 MB）"},
+        "org_id": {"type": "integer", "description": "导入到的用人单位（默认本单位；须在本单位管辖范围内）"}}}}}}
+
+
+@blp.route("/people/imports", methods=["POST"])
+@blp.doc(security=BEARER, requestBody=IMPORT_BODY)
+@blp.response(201, schemas.StaffImportResult)
+@blp.alt_response(422, description="文件或其中的行有错误，未导入任何人员；error.problems 列出每一处（行、列、问题）")
+@blp.alt_response(403, description="没有“批量导入人员”权限，或所选单位不在管辖范围内")
+@blp.alt_response(429, description="导入过于频繁")
+@api_user(permission=Permission.IMPORT_PEOPLE)
+@import_limit
+def import_people():
+    """Import a sheet of staff into a unit of the caller's subtree as approved people: every row or none."""
+    data, filename, org_id = read_import_upload()
+    result = staff_import.import_staff(g.api_user, data, filename, org_id)
+    db.session.commit()
+    return {"imported": result.count, "org_id": result.org.id, "org_name": result.org.name}
+
+
+@blp.route("/people/imports/template", methods=["GET"])
+@blp.doc(security=BEARER, responses={"200": {"description": "人员导入模板",
+                                             "content": {"application/vnd.openxmlformats-officedocument"
+                                                         ".spreadsheetml.sheet": {}}}})
+@api_user(permission=Permission.IMPORT_PEOPLE)
+def import_template():
+    """Download the .xlsx template of the bulk staff import."""
+    return xlsx_download(staff_import.template_bytes(), "people-import-template.xlsx", staff_import.TEMPLATE_NAME)

@@ -66,9 +66,12 @@ class User(UserMixin, db.Model):
     id_number: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
     name: Mapped[str] = mapped_column(sa.String(50))
     phone: Mapped[str] = mapped_column(sa.String(11))
-    role: Mapped[Role] = mapped_column(enum_column(Role))
-    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
-    status: Mapped[ReviewStatus] = mapped_column(enum_column(ReviewStatus), default=ReviewStatus.PENDING)
+    # active_history: a change loads the old value first, so the statistics' people counts
+    # (lms.statistics.tally) know what the account was counted as, even when it was expired.
+    role: Mapped[Role] = mapped_column(enum_column(Role), active_history=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True, active_history=True)
+    status: Mapped[ReviewStatus] = mapped_column(enum_column(ReviewStatus), default=ReviewStatus.PENDING,
+                                                 active_history=True)
     reject_reason: Mapped[str | None] = mapped_column(sa.String(200))
     title_series: Mapped[str | None] = mapped_column(sa.String(30))
     professional_post: Mapped[str | None] = mapped_column(sa.String(50))
@@ -123,11 +126,12 @@ class DecisionAction(enum.StrEnum):
     REJECTED = "rejected"
     RESUBMITTED = "resubmitted"
     CREATED = "created"
+    IMPORTED = "imported"
 
     @property
     def label(self) -> str:
         return {"submitted": "提交注册", "approved": "审核通过", "rejected": "审核不通过",
-                "resubmitted": "修改后重新提交", "created": "由上级创建"}[self.value]
+                "resubmitted": "修改后重新提交", "created": "由上级创建", "imported": "由单位批量导入"}[self.value]
 
 
 class RegistrationDecision(db.Model):

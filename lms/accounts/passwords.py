@@ -9,6 +9,10 @@ _hasher = PasswordHasher()
 
 MIN_LENGTH = 8
 MAX_LENGTH = 64
+# Stored instead of a hash for people imported in bulk: no password matches it (an argon2 hash starts with
+# "$argon2"), so they set one themselves through 忘记密码 with their registered phone. Hashing thousands of
+# temporary passwords would take minutes and hand the admin a list of secrets to distribute.
+NO_PASSWORD_YET = "!no-password-yet"
 
 
 def hash_password(password: str) -> str:
@@ -16,8 +20,15 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def has_usable_password(password_hash: str) -> bool:
+    """Return whether the account has a password of its own (not the marker of a bulk import)."""
+    return not password_hash.startswith("!")
+
+
 def verify_password(password_hash: str, password: str) -> bool:
     """Check a password against its hash without leaking why it failed."""
+    if not has_usable_password(password_hash):
+        return False
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -123,3 +123,9 @@ class PeopleQuery(Schema):
 
 
 PeoplePage = page_schema(Person, "PeoplePage")
+
+
+class StaffImportResult(Schema):
+    imported = fields.Integer(metadata={"description": "导入的人数"})
+    org_id = fields.Integer()
+    org_name = fields.String()

@@ -10,7 +10,13 @@ import re
 import sqlalchemy as sa
 
 from lms.accounts.models import ADMIN_ROLE_FOR_KIND, DecisionAction, RegistrationDecision, Role, User
-from lms.accounts.passwords import hash_password, needs_rehash, password_problem, verify_password
+from lms.accounts.passwords import (
+    has_usable_password,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
 from lms.accounts.title_series import TITLE_SERIES
 from lms.audit import service as audit
 from lms.core.db import utcnow
@@ -138,13 +144,19 @@ def create_admin_account(org: Org, cleaned: dict, password: str, status: ReviewS
     return user
 
 
+# One answer for every failed login, so that it never tells whether a number is registered or was imported
+# without a password; it still tells an imported person what to do.
+LOGIN_FAILED = ("账号或密码不正确。由单位批量导入的人员还没有密码：请点击“忘记密码”，"
+                "用单位登记的手机号码接收验证码并设置密码。")
+
+
 def authenticate(login: str, password: str) -> User | None:
     """Return the account for these credentials, or None; upgrades an outdated hash."""
     login = clean_text(login)
     if len(login) == 18 and login[:17].isdigit():
         login = normalise_id_number(login)
     user = db.session.scalar(sa.select(User).where(sa.func.lower(User.login) == login.lower()))
-    if user is None:
+    if user is None or not has_usable_password(user.password_hash):
         # Spend the same time as a real check so response time does not reveal which logins exist.
         verify_password(_DUMMY_HASH, password)
         return None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from lms.accounts import lifecycle, resets, service
+from lms.accounts import lifecycle, resets, service, staff_import
 from lms.accounts.forms import (
     CodeResetForm,
     ForgotPasswordForm,
@@ -21,7 +22,9 @@ from lms.accounts.models import Role
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
 from lms.core.validation import clean_text
-from lms.extensions import db, limiter
+from lms.core.xlsx import SheetRejected, xlsx_download
+from lms.extensions import csrf, db, limiter
+from lms.orgs.access import has_permission
 from lms.orgs.models import Org, ReviewStatus
 from lms.orgs.permissions import Permission
 from lms.orgs.service import unit_choices
@@ -128,7 +131,7 @@ def login():
         user = service.authenticate(form.login.data, form.password.data)
         if user is None:
             db.session.rollback()
-            form.password.errors = ["账号或密码不正确。"]
+            form.password.errors = [service.LOGIN_FAILED]
             return render_template("accounts/login.html", form=form), 401
         refusal = service.login_refusal(user)
         if refusal:
@@ -303,9 +306,17 @@ def reset_person_password(user_id: int):
 
 
 @bp.get("/people")
-@page_user(permission=Permission.MANAGE_PEOPLE)
+@page_user(permission=(Permission.MANAGE_PEOPLE, Permission.IMPORT_PEOPLE))
 def people():
-    """List the people of the admin's subtree, filtered, numbers masked, with the lifecycle actions."""
+    """List the people of the admin's subtree, filtered, numbers masked, with the lifecycle actions and the import."""
+    return _render_people()
+
+
+# The page shows this many problems of a refused sheet (the API answers with all of them).
+PROBLEMS_SHOWN = 1000
+
+
+def _render_people(import_problems=None, import_message: str | None = None, status: int = 200):
     filters = request.args.to_dict()
     try:
         query = service.filtered_people_query(current_user, filters)
@@ -313,8 +324,74 @@ def people():
         flash(error.message, "error")
         filters, query = {}, service.visible_people_query(current_user)
     page = db.paginate(query, per_page=50, error_out=False)
+    can_import = has_permission(current_user, Permission.IMPORT_PEOPLE)
     return render_template("accounts/people.html", page=page, filters=filters, states=service.PEOPLE_STATES,
-                           form=FlaskForm(), sms_outbox=_config().sms_backend == "outbox")
+                           form=FlaskForm(formdata=None), sms_outbox=_config().sms_backend == "outbox",
+                           can_import=can_import,
+                           import_units=staff_import.import_choices(current_user) if can_import else [],
+                           import_limits=staff_import.LIMITS, import_message=import_message,
+                           import_problems=(import_problems or [])[:PROBLEMS_SHOWN],
+                           import_problem_count=len(import_problems or [])), status
+
+
+def import_rate_limit() -> str:
+    return current_app.config.get("LMS_IMPORT_RATE_LIMIT") or "30 per hour"
+
+
+def importer_key() -> str:
+    """Count imports per admin account (page and API alike), so one admin cannot hold the server parsing files."""
+    user = g.get("api_user") or (current_user if current_user.is_authenticated else None)
+    return f"people-import:{user.id}" if user is not None else f"people-import:{request.remote_addr}"
+
+
+import_limit = limiter.shared_limit(import_rate_limit, scope="people-import", key_func=importer_key)
+
+
+def read_import_upload() -> tuple[bytes, str, str | None]:
+    """Read the uploaded sheet and the chosen unit, the request size limit raised to the import's for this request."""
+    limits = staff_import.LIMITS
+    # Room for the largest allowed file and the form's other fields; anything larger is refused before it is read.
+    request.max_content_length = limits.max_bytes + 64 * 1024
+    try:
+        upload = request.files.get("file")
+        org_id = request.form.get("org_id")
+    except RequestEntityTooLarge:
+        raise InvalidInput({"file": f"文件太大：每个文件不超过 {limits.max_mb} MB，人数较多时请分成几个文件导入。"}) \
+            from None
+    # One byte past the limit tells the file is too big without holding a huge one in memory.
+    data = upload.stream.read(limits.max_bytes + 1) if upload else b""
+    return data, (upload.filename or "") if upload else "", org_id
+
+
+@bp.get("/people/import/template.xlsx")
+@page_user(permission=Permission.IMPORT_PEOPLE)
+def import_template():
+    """Download the .xlsx template of the bulk staff import."""
+    return xlsx_download(staff_import.template_bytes(), "people-import-template.xlsx", staff_import.TEMPLATE_NAME)
+
+
+@bp.post("/people/import")
+@page_user(permission=Permission.IMPORT_PEOPLE)
+@import_limit
+def import_people():
+    """Import a filled-in template into a unit: every row checked, all or nothing, every problem shown."""
+    try:
+        data, filename, org_id = read_import_upload()
+        csrf.protect()  # after the limit is raised: reading the form with the default limit would refuse the file
+        result = staff_import.import_staff(current_user, data, filename, org_id)
+        db.session.commit()
+    except SheetRejected as error:
+        db.session.rollback()
+        return _render_people(import_problems=error.problems, import_message=error.message, status=error.status)
+    except ServiceError as error:
+        db.session.rollback()
+        return _render_people(import_message=error.fields.get("file") or error.message, status=error.status)
+    flash(f"已向{result.org.name}导入 {result.count} 人，均已审核通过。"
+          "请通知他们用“忘记密码”通过登记的手机号码设置密码后登录。", "success")
+    return redirect(url_for("accounts.people"))
+
+
+csrf.exempt(import_people)
 
 
 @bp.post("/people/<int:user_id>/<any(disable, enable):change>")

@@ -8,6 +8,8 @@ class ServiceError(Exception):
 
     status = 400
     code = "bad_request"
+    # More of the answer for API clients, e.g. every problem of an imported sheet.
+    details: dict | None = None
 
     def __init__(self, message: str, fields: dict[str, str] | None = None):
         super().__init__(message)
@@ -18,6 +20,7 @@ class ServiceError(Exception):
         body = {"code": self.code, "message": self.message}
         if self.fields:
             body["fields"] = self.fields
+        body.update(self.details or {})
         return {"error": body}
 
 

@@ -26,12 +26,13 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def error_response(status: int, message: str, code: str, fields: dict | None = None):
-    """Render an error as JSON for the API or as a page for people."""
+def error_response(status: int, message: str, code: str, fields: dict | None = None, details: dict | None = None):
+    """Render an error as JSON for the API or as a page for people; ``details`` go only into the JSON."""
     if wants_json():
         body = {"code": code, "message": message}
         if fields:
             body["fields"] = fields
+        body.update(details or {})
         return jsonify(error=body), status
     return render_template("error.html", status=status, message=message, fields=fields or {}), status
 
@@ -41,7 +42,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ServiceError)
     def handle_service_error(error: ServiceError):
-        return error_response(error.status, error.message, error.code, error.fields)
+        return error_response(error.status, error.message, error.code, error.fields, error.details)
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error: CSRFError):

@@ -13,7 +13,7 @@ from lms.orgs.permissions import Permission
 ADMIN_MENU = [
     ("注册审核", "orgs.registrations_page", {Permission.APPROVE_PEOPLE, Permission.APPROVE_ORGS}),
     ("组织机构", "orgs.tree", {Permission.MANAGE_SUB_ORGS, Permission.EDIT_ORG_SETTINGS, Permission.APPROVE_ORGS}),
-    ("人员", "accounts.people", {Permission.MANAGE_PEOPLE}),
+    ("人员", "accounts.people", {Permission.MANAGE_PEOPLE, Permission.IMPORT_PEOPLE}),
     ("管理员", "orgs.admins_page", {Permission.MANAGE_ADMINS}),
     ("学时审核", "declarations.review", {Permission.REVIEW_DECLARATIONS}),
     ("顺延补学", "declarations.deferrals", {Permission.GRANT_DEFERRALS}),

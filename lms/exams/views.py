@@ -11,6 +11,7 @@ from lms.accounts.forms import show_refusal
 from lms.accounts.models import Role
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
+from lms.core.xlsx import xlsx_download
 from lms.courses.service import course_for_author
 from lms.exams import service, xlsx
 from lms.exams.forms import ActionForm, ImportForm, QuestionForm, SettingsForm
@@ -132,11 +133,7 @@ def delete_question(question_id: int):
 def import_template(course_id: int):
     """Download the spreadsheet template for importing questions."""
     course_for_author(current_user, course_id)
-    response = Response(xlsx.template_bytes(),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["Content-Disposition"] = "attachment; filename=question-bank-template.xlsx; " \
-        "filename*=UTF-8''%E9%A2%98%E5%BA%93%E5%AF%BC%E5%85%A5%E6%A8%A1%E6%9D%BF.xlsx"
-    return response
+    return xlsx_download(xlsx.template_bytes(), "question-bank-template.xlsx", xlsx.TEMPLATE_FILENAME)
 
 
 @bp.post("/base/courses/<int:course_id>/questions/import")

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import warnings
-import zipfile
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from lms.core.errors import InvalidInput
+from lms.core.xlsx import NOT_XLSX, UploadLimits, open_upload
 from lms.exams.service import OPTION_LETTERS, QuestionInput, option_field, parse_question
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_UNPACKED_BYTES = 40 * 1024 * 1024
 MAX_QUESTIONS = 1000
+LIMITS = UploadLimits(max_bytes=MAX_BYTES, max_unpacked_bytes=MAX_UNPACKED_BYTES, max_rows=MAX_QUESTIONS)
 SHEET = "题目"
 HEADERS = ["题型", "题干", *(f"选项{letter}" for letter in OPTION_LETTERS), "正确答案"]
 COLUMN_OF_FIELD = {"kind": 0, "prompt": 1, **{option_field(i): 2 + i for i in range(len(OPTION_LETTERS))},
@@ -114,34 +114,12 @@ def _blank(value) -> bool:
 
 def read_questions(data: bytes, filename: str) -> tuple[list[QuestionInput], list[int]]:
     """Read and check every row of an uploaded file; return the questions and their row numbers, or refuse all."""
-    if not data:
-        raise InvalidInput({"file": "请选择要导入的 .xlsx 文件（文件不能为空）。"})
-    if len(data) > MAX_BYTES:
-        raise InvalidInput({"file": f"文件太大（{len(data) / 1024 / 1024:.1f} MB）：每个文件不超过 "
-                                    f"{MAX_BYTES // 1024 // 1024} MB，题目较多时请分成几个文件导入。"})
-    if not (filename or "").lower().endswith(".xlsx"):
-        raise InvalidInput({"file": "只能导入 .xlsx 格式的 Excel 文件；.xls 或 .csv 文件请先在 Excel 中另存为 .xlsx。"})
-    not_xlsx = "文件不是有效的 .xlsx 文件（可能已损坏，或只是改了扩展名）：请用页面提供的模板填写后重新上传。"
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(entry.file_size for entry in archive.infolist())
-    except (zipfile.BadZipFile, ValueError):
-        raise InvalidInput({"file": not_xlsx}) from None
-    if unpacked > MAX_UNPACKED_BYTES:
-        # An .xlsx is a zip: a small upload could unpack into gigabytes of XML (a "zip bomb").
-        raise InvalidInput({"file": f"文件解压后过大（超过 {MAX_UNPACKED_BYTES // 1024 // 1024} MB），"
-                                    "请确认是用模板填写的题库文件，题目较多时请分成几个文件导入。"})
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # openpyxl warns about Excel features it drops; they do not matter here
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - an uploaded file can break the reader in any way; all mean "not a workbook"
-        raise InvalidInput({"file": not_xlsx}) from None
+    workbook = open_upload(data, filename, LIMITS)
     try:
         sheet = workbook[SHEET] if SHEET in workbook.sheetnames else workbook.worksheets[0]
         rows = list(sheet.iter_rows(min_row=1, max_row=MAX_QUESTIONS + 2, max_col=len(HEADERS), values_only=True))
-    except Exception:  # noqa: BLE001 - as above: a damaged part of the package
-        raise InvalidInput({"file": not_xlsx}) from None
+    except Exception:  # noqa: BLE001 - a damaged part of the package, found only while streaming it
+        raise InvalidInput({"file": NOT_XLSX}) from None
     finally:
         workbook.close()
     return _check_rows(rows)

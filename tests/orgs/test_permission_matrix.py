@@ -22,9 +22,8 @@ from lms.orgs.permissions import Permission, permissions_for_kind
 from tests.conftest import api_token, make_org, make_user
 from tests.declarations import client_for
 
-# Permissions whose pages and calls arrive with later issues (import); full numbers change what an answer shows
-# rather than whether it comes (tests/statistics checks both).
-NOT_YET_ROUTED = {Permission.IMPORT_PEOPLE, Permission.VIEW_FULL_ID_NUMBERS}
+# Full numbers change what an answer shows rather than whether it comes (tests/statistics checks both).
+NOT_YET_ROUTED = {Permission.VIEW_FULL_ID_NUMBERS}
 CHILD_KIND = {OrgKind.PROVINCE_HR: OrgKind.CITY_HR, OrgKind.CITY_HR: OrgKind.DEPARTMENT,
               OrgKind.DEPARTMENT: OrgKind.UNIT}
 _names = itertools.count(1)
@@ -76,6 +75,17 @@ def _org(targets, inside):
     return targets.inside_org if inside else targets.outside_org
 
 
+def _own_or_outside_org(targets, inside):
+    return targets.inside_person.org if inside else targets.outside_org
+
+
+def _import_into(api, page, targets, inside):
+    # No file: past authorisation the answer is 422 (choose a file), before it 403.
+    org = _own_or_outside_org(targets, inside)
+    return api.client.post("/api/v1/people/imports", data={"org_id": str(org.id)}, headers=api.headers,
+                           content_type="multipart/form-data")
+
+
 ACTIONS = [
     Action("待审核人员", Permission.APPROVE_PEOPLE, _api("GET", _fixed("/api/v1/registrations/learners/pending"))),
     Action("待审核单位", Permission.APPROVE_ORGS, _api("GET", _fixed("/api/v1/registrations/orgs/pending"))),
@@ -84,6 +94,8 @@ ACTIONS = [
            _api("POST", lambda t, i: f"/api/v1/people/{_person(t, i).id}/disable", {"reason": "矩阵测试"}), _person),
     Action("重置密码", Permission.RESET_PASSWORDS,
            _api("POST", lambda t, i: f"/api/v1/people/{_person(t, i).id}/password-reset", {}), _person),
+    Action("批量导入人员", Permission.IMPORT_PEOPLE, _import_into, _own_or_outside_org),
+    Action("人员导入模板", Permission.IMPORT_PEOPLE, _api("GET", _fixed("/api/v1/people/imports/template"))),
     Action("停用下级单位", Permission.MANAGE_SUB_ORGS,
            _api("POST", lambda t, i: f"/api/v1/orgs/{_org(t, i).id}/disable", {"reason": "矩阵测试"}), _org),
     Action("单位设置", Permission.EDIT_ORG_SETTINGS, _page("GET", lambda t, i: f"/orgs/{_org(t, i).id}/settings"),

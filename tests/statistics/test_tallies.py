@@ -130,3 +130,27 @@ def test_rebuild_restores_the_tallies_from_the_ledger(tree):
     tally.rebuild()
     db.session.commit()
     assert service.report(tree.province, YEAR).root.comparable() == before
+
+
+def test_people_counts_follow_registration_approval_disabling_moves_and_a_bulk_import(tree):
+    from lms.accounts import staff_import
+    from lms.accounts.models import ReviewStatus
+    from tests.accounts.test_staff_import import person_row, sheet_bytes
+
+    def counts(org):
+        figures = service.report(org, YEAR).root
+        return figures.registered, figures.approved, figures.pending, figures.disabled
+
+    assert counts(tree.unit_a) == (2, 1, 1, 0) and counts(tree.province) == (4, 2, 2, 0)
+    tree.pending_a.status = ReviewStatus.APPROVED
+    tree.learner_b.disabled_at = dt.datetime(2026, 6, 1)
+    db.session.commit()
+    assert counts(tree.unit_a) == (2, 2, 0, 0) and counts(tree.unit_b) == (2, 1, 1, 1)
+    tree.learner_a.org_id = tree.unit_b.id
+    db.session.commit()
+    assert counts(tree.unit_a) == (1, 1, 0, 0) and counts(tree.dept_b) == (3, 2, 1, 1)
+    staff_import.import_staff(tree.admins["unit_a"], sheet_bytes([person_row(i) for i in range(3)]), "名单.xlsx")
+    db.session.commit()
+    assert counts(tree.unit_a) == (4, 4, 0, 0) and counts(tree.province) == (7, 6, 1, 1)
+    for org in (tree.province, tree.unit_a, tree.unit_b, tree.dept_b):
+        assert service.report(org, YEAR).root.comparable()[:4] == service.plain_figures(org, YEAR).comparable()[:4]

@@ -28,6 +28,7 @@ def register_cli(app: Flask) -> None:
             seed_demo_declarations,
             seed_demo_held_session,
             seed_demo_quizzes,
+            seed_demo_staff_progress,
         )
 
         logins = seed_demo_data()
@@ -42,6 +43,8 @@ def register_cli(app: Flask) -> None:
                                            for login in (logins[-1].login, "unit_admin", "dept_admin"))
         for title in seed_demo_declarations(learner, unit_admin, dept_admin):
             click.echo(f"  已备案申报：{title}")
+        for line in seed_demo_staff_progress(dept_admin):
+            click.echo(f"  演示人员学时：{line}")
         held = seed_demo_held_session(db.session.scalar(sa.select(User).where(User.login == HELD_LEARNER_LOGIN)))
         if held:
             click.echo(f"  待审核的观看记录：{held}")

@@ -324,3 +324,56 @@ def seed_demo_held_session(learner: User) -> str | None:
         app.config["LMS_TRACKING"] = saved_settings
     session = db.session.scalar(sa.select(PlaybackSession).where(PlaybackSession.public_id == sid))
     return f"{learner.name}《{courseware.title}》观看记录 #{session.id}（{session.hold_state.label}）"
+
+
+# Units of the demo department with staff at every stage of the year, so that the statistics have something to
+# show: (unit, serial, [(name, 公需 hours, 专业 hours)]). 中心医院's staff join 张明 and 李华.
+DEMO_STAFF = (
+    ("荆州市中心医院", 2, [("王芳", 30, 60), ("刘洋", 30, 45), ("陈静", 12, 20), ("杨磊", 0, 0), ("赵敏", 28, 50)]),
+    ("荆州市第一人民医院", 4, [("黄勇", 30, 60), ("周杰", 32, 62), ("吴婷", 30, 60), ("徐鹏", 30, 42),
+                           ("孙丽", 30, 60), ("马超", 20, 30)]),
+    ("荆州市妇幼保健院", 5, [("朱红", 6, 10), ("胡斌", 0, 0), ("郭琳", 10, 12), ("何峰", 30, 20), ("林燕", 0, 4)]),
+)
+
+
+def seed_demo_staff_progress(department_admin: User) -> list[str]:
+    """Give the demo units staff with this year's hours at every stage, and certificates to those who met it.
+
+    The hours go in as the department's corrections (学时更正, reason 演示数据), through the ledger's own posting,
+    so the statistics' tallies see them exactly as they see real postings. Safe to run again.
+    """
+    from lms.certificates import service as certificates
+    from lms.courses.models import Category
+    from lms.ledger import service as ledger
+    from lms.ledger.models import AdjustmentKind
+
+    department = department_admin.org
+    year = ledger.china_today().year
+    password_hash = hash_password(DEMO_PASSWORD)
+    summary = []
+    for unit_number, (unit_name, serial, staff) in enumerate(DEMO_STAFF):
+        unit = _org(OrgKind.UNIT, unit_name, department, serial=serial)
+        met = 0
+        for number, (name, public, professional) in enumerate(staff, start=1):
+            id_number = make_id_number("421002", dt.date(1980 + number, 1 + unit_number, 10 + number),
+                                       500 + 10 * unit_number + number)
+            person = db.session.scalar(sa.select(User).where(User.login == id_number))
+            if person is None:
+                person = User(login=id_number, id_number=id_number, org=unit, role=Role.LEARNER, name=name,
+                              phone=f"1380000{unit_number}{number:03d}", status=ReviewStatus.APPROVED,
+                              password_hash=password_hash, reviewed_at=utcnow(), title_series="卫生技术人员",
+                              professional_post="主治医师" if number % 2 else "护师")
+                db.session.add(person)
+                db.session.flush()
+                postings = [ledger.Posting(Category.PUBLIC, public), ledger.Posting(Category.PROFESSIONAL,
+                                                                                    professional)]
+                if public or professional:
+                    ledger.adjust(person, year=year, kind=AdjustmentKind.CORRECTION, decided_by=department_admin,
+                                  reason="演示数据：本年度已完成的学习", postings=[p for p in postings if p.hours])
+            if ledger.year_summary(person, year).met:
+                met += 1
+                if certificates.certificate_of(person.id, year) is None:
+                    certificates.issue(person, year)
+        summary.append(f"{unit_name}：{len(staff)} 人，{met} 人已达标")
+    db.session.commit()
+    return summary

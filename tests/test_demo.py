@@ -82,3 +82,26 @@ def test_the_demo_held_session_is_played_through_the_real_rules_and_waits_for_re
     # The reviewer finds it at the head of the queue; the clock was simulated, the session is an hour old.
     assert [s.id for s in review.queue_page(reviewer, review.QueueFilters()).items] == [session.id]
     assert dt.timedelta(minutes=50) < utcnow() - session.started_at < dt.timedelta(minutes=70)
+
+
+def test_the_demo_city_sees_its_units_at_every_stage_and_the_units_have_certificates_to_print(app):
+    from lms.certificates.batches import subtree_query
+    from lms.demo import seed_demo_staff_progress
+    from lms.statistics import service as statistics
+
+    seed_demo_data()
+    db.session.commit()
+    dept_admin, city_admin = (db.session.scalar(sa.select(User).where(User.login == login))
+                              for login in ("dept_admin", "city_admin"))
+    summary = seed_demo_staff_progress(dept_admin)
+    assert summary == ["荆州市中心医院：5 人，1 人已达标", "荆州市第一人民医院：6 人，4 人已达标",
+                       "荆州市妇幼保健院：5 人，0 人已达标"]
+    assert seed_demo_staff_progress(dept_admin) == summary  # safe to run again
+    year = ledger.china_today().year
+    city = statistics.report(city_admin.org, year)
+    (department,) = [row for row in city.children if row.name == dept_admin.org.name]
+    assert department.standings["met"] == 5 and department.standings["close"] >= 2
+    units = {row.name: row for row in statistics.report(dept_admin.org, year).children}
+    assert units["荆州市妇幼保健院"].met_percent == 0 and units["荆州市第一人民医院"].met_percent > 60
+    _root, certificates = subtree_query(city_admin, year)
+    assert len(db.session.scalars(certificates).all()) == 5

@@ -26,10 +26,10 @@ from lms.core.idcard import id_number_problem, make_id_number, normalise_id_numb
 from lms.core.validation import clean_text
 from lms.core.xlsx import MIB, CellProblem, Column, SheetRejected, UploadLimits, build_template, data_rows, open_upload
 from lms.extensions import db
-from lms.statistics import tally
 from lms.orgs.access import has_permission, require
 from lms.orgs.models import Org, OrgKind, ReviewStatus
 from lms.orgs.permissions import Permission
+from lms.statistics import tally
 
 SHEET = "人员"
 COLUMNS = (

@@ -39,6 +39,9 @@ def create_app(config: Config | None = None) -> Flask:
     from lms.core.templating import register_template_helpers
 
     register_error_handlers(app)
+    from lms.core import replica
+
+    replica.init_app(app)
     register_template_helpers(app)
 
     from lms.cli import register_cli
@@ -55,6 +58,8 @@ def _flask_settings(config: Config) -> dict:
         "SECRET_KEY": config.secret_key,
         "SQLALCHEMY_DATABASE_URI": config.database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "SQLALCHEMY_BINDS": ({"replica": {"url": config.database_replica_url, "pool_pre_ping": True}}
+                             if config.database_replica_url else {}),
         "SESSION_COOKIE_SECURE": config.cookie_secure,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -29,6 +29,7 @@ KNOWN_KEYS = {
     "LMS_SECRET_KEY",
     "LMS_DATA_DIR",
     "LMS_DATABASE_URL",
+    "LMS_DATABASE_REPLICA_URL",
     "LMS_REDIS_URL",
     "LMS_S3_ENDPOINT",
     "LMS_S3_ACCESS_KEY",
@@ -124,6 +125,8 @@ class Config:
     database_url: str
     redis_url: str | None
     s3: S3Settings | None
+    # A PostgreSQL streaming replica for statistics and exports (lms.core.replica); None reads the primary.
+    database_replica_url: str | None = None
     cookie_secure: bool = True
     async_mode: str = "threading"
     login_rate_limit: str = "5 per minute"
@@ -174,6 +177,11 @@ class Config:
         if database_url is None:
             database_url = f"sqlite:///{data_dir / 'lms.sqlite3'}"
         redis_url = _url(env, "LMS_REDIS_URL", ("redis", "rediss", "unix"))
+        replica_url = _url(env, "LMS_DATABASE_REPLICA_URL", ("postgresql", "postgresql+psycopg"))
+        if replica_url and replica_url.startswith("postgresql://"):
+            replica_url = "postgresql+psycopg://" + replica_url[len("postgresql://"):]
+        if replica_url and database_url.startswith("sqlite"):
+            raise ConfigError("LMS_DATABASE_REPLICA_URL 只能与 PostgreSQL 主库（LMS_DATABASE_URL）一起使用。")
 
         s3_keys = ("LMS_S3_ENDPOINT", "LMS_S3_ACCESS_KEY", "LMS_S3_SECRET_KEY", "LMS_S3_BUCKET")
         given = [k for k in s3_keys if env.get(k)]
@@ -223,6 +231,7 @@ class Config:
             secret_key=secret_key,
             data_dir=data_dir,
             database_url=database_url,
+            database_replica_url=replica_url,
             redis_url=redis_url,
             s3=s3,
             cookie_secure=_bool(env, "LMS_COOKIE_SECURE", True),

@@ -7,8 +7,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from lms.core.auth import api_user
-from lms.core.queues import ListFilters, total_of
-from lms.extensions import db
+from lms.core.queues import ListFilters
+from lms.core.replica import read_session
 from lms.orgs.access import has_permission
 from lms.orgs.permissions import Permission
 from lms.statistics import service
@@ -57,9 +57,9 @@ def people(_args):
     query = service.people_query(g.api_user, root, year, request.args)
     filters = ListFilters.parse({"page": request.args.get("page"), "per_page": request.args.get("per_page")})
     full = has_permission(g.api_user, Permission.VIEW_FULL_ID_NUMBERS)
-    rows = service.person_rows(db.session.execute(
+    rows = service.person_rows(read_session().execute(
         query.limit(filters.per_page).offset((filters.page - 1) * filters.per_page)), year)
-    return {"year": year, "total": total_of(db, query), "page": filters.page, "per_page": filters.per_page,
+    return {"year": year, "total": service.count_of(query), "page": filters.page, "per_page": filters.per_page,
             "items": [{"id": r.id, "name": r.name, "org": r.org_name,
                        "id_number": r.id_number if full else r.masked_id_number,
                        "title_series": r.title_series, "public": str(r.public),

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from lms.core.replica import read_session
 from lms.courses.models import Course, Courseware, Enrollment
 from lms.exams.models import Attempt
-from lms.extensions import db
 from lms.ledger.models import CourseCredit, CreditState
 from lms.orgs.models import Org
 from lms.tracking.models import CoursewareProgress
@@ -38,23 +38,24 @@ class CourseFigures:
 
 def course_figures(root: Org, year: int) -> list[CourseFigures]:
     """The courses of a year run by bases in ``root``'s subtree, each with its figures."""
-    courses = db.session.execute(
+    reader = read_session()
+    courses = reader.execute(
         sa.select(Course, Org.name).join(Org, Course.base_id == Org.id)
         .where(Org.path.like(root.path + "%"), Course.year == year).order_by(Org.name, Course.title)).all()
     ids = [course.id for course, _ in courses]
     if not ids:
         return []
-    enrolled = dict(db.session.execute(sa.select(Enrollment.course_id, sa.func.count())
+    enrolled = dict(reader.execute(sa.select(Enrollment.course_id, sa.func.count())
                                        .where(Enrollment.course_id.in_(ids)).group_by(Enrollment.course_id)).all())
     credits: dict[tuple[int, str], int] = {
-        (course_id, CreditState(state).value): count for course_id, state, count in db.session.execute(
+        (course_id, CreditState(state).value): count for course_id, state, count in reader.execute(
             sa.select(CourseCredit.course_id, CourseCredit.state, sa.func.count())
             .where(CourseCredit.course_id.in_(ids)).group_by(CourseCredit.course_id, CourseCredit.state))}
-    attempts = {course_id: (graded, passed or 0) for course_id, graded, passed in db.session.execute(
+    attempts = {course_id: (graded, passed or 0) for course_id, graded, passed in reader.execute(
         sa.select(Attempt.course_id, sa.func.count(),
                   sa.func.sum(sa.case((Attempt.passed.is_(True), 1), else_=0)))
         .where(Attempt.course_id.in_(ids), Attempt.graded_at.is_not(None)).group_by(Attempt.course_id))}
-    watched = dict(db.session.execute(
+    watched = dict(reader.execute(
         sa.select(Courseware.course_id, sa.func.sum(CoursewareProgress.verified_watch_seconds))
         .join(Courseware, Courseware.id == CoursewareProgress.courseware_id)
         .where(Courseware.course_id.in_(ids)).group_by(Courseware.course_id)).all())

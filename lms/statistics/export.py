@@ -6,7 +6,7 @@ import tempfile
 
 from openpyxl import Workbook
 
-from lms.extensions import db
+from lms.core.replica import read_session
 from lms.statistics.service import person_rows
 
 EXPORT_MAX_ROWS = 200_000
@@ -20,7 +20,7 @@ def write_people(query, year: int, full_id_numbers: bool, target, max_rows: int 
     sheet = workbook.create_sheet(f"{year}年度专技人员")
     sheet.append(HEADERS)
     written = 0
-    rows = db.session.execute(query.limit(min(max_rows, EXPORT_MAX_ROWS)).execution_options(yield_per=2000))
+    rows = read_session().execute(query.limit(min(max_rows, EXPORT_MAX_ROWS)).execution_options(yield_per=2000))
     for row in person_rows(rows, year):
         sheet.append([row.name, row.id_number if full_id_numbers else row.masked_id_number, row.org_name,
                       row.title_series or "", row.professional_post or "", float(row.public),

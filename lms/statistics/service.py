@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from lms.accounts.models import Role, User
 from lms.core.errors import InvalidInput, NotAllowed
 from lms.core.idcard import mask_id_number
+from lms.core.replica import read_session
 from lms.core.validation import clean_text
 from lms.courses.models import Category
 from lms.extensions import db
@@ -150,21 +151,22 @@ def report(root: Org, year: int) -> Report:
 
     The tallies are rolled up, so this reads one row per table for the root and one per child.
     """
-    children = db.session.execute(sa.select(Org.id, Org.name, Org.kind).where(Org.parent_id == root.id)
+    reader = read_session()
+    children = reader.execute(sa.select(Org.id, Org.name, Org.kind).where(Org.parent_id == root.id)
                                   .order_by(Org.id)).all()
     figures = {root.id: Figures(root.id, root.name, root.kind.value)}
     for child in children:
         figures[child.id] = Figures(child.id, child.name, OrgKind(child.kind).value)
     ids = list(figures)
-    for row in db.session.execute(sa.select(OrgPeopleCount).where(OrgPeopleCount.org_id.in_(ids))).scalars():
+    for row in reader.execute(sa.select(OrgPeopleCount).where(OrgPeopleCount.org_id.in_(ids))).scalars():
         target = figures[row.org_id]
         target.registered, target.approved, target.pending, target.disabled = (
             row.registered, row.approved, row.pending, row.disabled)
-    for row in db.session.scalars(sa.select(OrgYearTally).where(OrgYearTally.org_id.in_(ids),
+    for row in reader.scalars(sa.select(OrgYearTally).where(OrgYearTally.org_id.in_(ids),
                                                                 OrgYearTally.year == year)):
         for standing in COUNTED:
             figures[row.org_id].standings[standing.value] = getattr(row, standing.value)
-    for row in db.session.scalars(sa.select(OrgYearSourceHours).where(OrgYearSourceHours.org_id.in_(ids),
+    for row in reader.scalars(sa.select(OrgYearSourceHours).where(OrgYearSourceHours.org_id.in_(ids),
                                                                       OrgYearSourceHours.year == year)):
         figures[row.org_id].hours[(row.category, row.source)] = Decimal(row.hours)
     total = figures.pop(root.id)
@@ -346,7 +348,7 @@ class SeriesRow:
 def series_distribution(root: Org, year: int) -> list[SeriesRow]:
     """职称系列分布: the subtree's approved learners per title series, with where they stand in the year."""
     standing = sa.func.coalesce(PersonYearHours.standing, Standing.NONE.value)
-    rows = db.session.execute(
+    rows = read_session().execute(
         sa.select(User.title_series, standing, sa.func.count())
         .join(Org, User.org_id == Org.id)
         .outerjoin(PersonYearHours, sa.and_(PersonYearHours.user_id == User.id, PersonYearHours.year == year))
@@ -358,3 +360,8 @@ def series_distribution(root: Org, year: int) -> list[SeriesRow]:
         row = by_series.setdefault(name, SeriesRow(name, {s.value: 0 for s in Standing}))
         row.standings[Standing(where).value] += count
     return sorted(by_series.values(), key=lambda r: (-r.people, r.series))
+
+
+def count_of(query) -> int:
+    """How many rows a statistics query has, counted where statistics are read."""
+    return read_session().scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))

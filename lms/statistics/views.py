@@ -7,7 +7,8 @@ from flask_login import current_user
 
 from lms.audit import service as audit
 from lms.core.auth import page_user
-from lms.core.queues import ListFilters, total_of
+from lms.core.queues import ListFilters
+from lms.core.replica import read_session
 from lms.courses.models import Category
 from lms.extensions import db
 from lms.orgs.access import has_permission
@@ -43,8 +44,8 @@ def people():
     year = service.parse_year(request.args.get("year"))
     query = service.people_query(current_user, root, year, request.args)
     filters = ListFilters.parse({"page": request.args.get("page"), "per_page": PEOPLE_PER_PAGE})
-    total = total_of(db, query)
-    rows = list(service.person_rows(db.session.execute(
+    total = service.count_of(query)
+    rows = list(service.person_rows(read_session().execute(
         query.limit(filters.per_page).offset((filters.page - 1) * filters.per_page)), year))
     page = {"page": filters.page, "pages": max(1, -(-total // filters.per_page)), "total": total}
     return render_template("statistics/people.html", root=root, year=year, page=page, rows=rows,

@@ -26,7 +26,7 @@ from lms.ledger.service import DEFAULT_REGION, china_today, rule_set_of
 from lms.orgs.access import admin_org, has_permission
 from lms.orgs.models import Org, OrgKind, ReviewStatus
 from lms.orgs.permissions import Permission
-from lms.rules import rule_set_for
+from lms.rules import default_rule_sets, rule_set_for
 from lms.statistics.models import OrgPeopleCount, OrgYearSourceHours, OrgYearTally, PersonYearHours, Standing
 from lms.statistics.tally import COUNTED, source_of, standing_of
 
@@ -103,7 +103,9 @@ class Report:
 
 def source_label(source: str) -> str:
     if source.startswith("declaration:"):
-        return f"学时申报（{source.split(':', 1)[1]}）"
+        kind = source.split(":", 1)[1]
+        labels = {rule_set.kinds[kind].label for rule_set in default_rule_sets().values() if kind in rule_set.kinds}
+        return f"学时申报（{'、'.join(sorted(labels)) or kind}）"
     return {"course": "网络课程", "adjustment": "更正与作废"}.get(source, source)
 
 

@@ -12,6 +12,7 @@ from lms.core.replica import read_session
 from lms.orgs.access import has_permission
 from lms.orgs.permissions import Permission
 from lms.statistics import service
+from lms.statistics.as_of import report_as_of
 
 blp = Blueprint("statistics_api", __name__, url_prefix="/api/v1", description="统计查询")
 BEARER = [{"bearer": []}]
@@ -20,6 +21,7 @@ BEARER = [{"bearer": []}]
 class ReportQuery(Schema):
     org_id = fields.String(load_default=None, metadata={"description": "下级单位编号（默认本单位）"})
     year = fields.String(load_default=None, metadata={"description": "年度（默认今年）"})
+    as_of = fields.String(load_default=None, metadata={"description": "截至日期（YYYY-MM-DD，默认今天）"})
 
 
 class PeopleQuery(ReportQuery):
@@ -42,8 +44,10 @@ def comprehensive(_args):
     """继教综合统计: the subtree's figures for a year and each direct child's (drill down with ``org_id``)."""
     # The service reads the raw arguments itself, so a malformed one gets its Chinese message.
     root = service.statistics_root(g.api_user, request.args.get("org_id"))
-    report = service.report(root, service.parse_year(request.args.get("year")))
-    return {"year": report.year, "total": report.root.as_dict(), "children": [c.as_dict() for c in report.children]}
+    year, as_of = service.parse_year(request.args.get("year")), service.parse_as_of(request.args.get("as_of"))
+    report = service.report(root, year) if as_of is None else report_as_of(root, year, as_of)
+    return {"year": report.year, "as_of": as_of.isoformat() if as_of else None, "total": report.root.as_dict(),
+            "children": [c.as_dict() for c in report.children]}
 
 
 @blp.route("/statistics/people", methods=["GET"])

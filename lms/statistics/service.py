@@ -8,6 +8,7 @@ the two equal and the benchmark measures the difference.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
 from decimal import Decimal
@@ -132,6 +133,21 @@ def home_progress(actor: User) -> Figures | None:
     if not has_permission(actor, Permission.VIEW_STATISTICS):
         return None
     return report(admin_org(actor), china_today().year).root
+
+
+def parse_as_of(raw) -> dt.date | None:
+    """The day of 截至日期 (a past day), or None for the present."""
+    text = clean_text(raw)
+    if not text:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput({"as_of": "截至日期格式应为 YYYY-MM-DD。"}) from None
+    today = china_today()
+    if day > today:
+        raise InvalidInput({"as_of": "截至日期不能晚于今天。"})
+    return None if day == today else day
 
 
 def parse_year(raw) -> int:

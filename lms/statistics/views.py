@@ -15,6 +15,7 @@ from lms.orgs.access import has_permission
 from lms.orgs.models import Org
 from lms.orgs.permissions import Permission
 from lms.statistics import export, service
+from lms.statistics.as_of import report_as_of
 from lms.statistics.courses import course_figures
 from lms.statistics.models import Standing
 
@@ -30,9 +31,11 @@ def overview():
     """The subtree's figures for a year, one row and one bar per direct child, each row a drill-down link."""
     root = service.statistics_root(current_user, request.args.get("org_id"))
     year = service.parse_year(request.args.get("year"))
-    report = service.report(root, year)
-    return render_template("statistics/overview.html", report=report, root=root, year=year,
-                           trail=_trail(root), standings=list(Standing), chart=_chart(report), categories=Category,
+    as_of = service.parse_as_of(request.args.get("as_of"))
+    report = service.report(root, year) if as_of is None else report_as_of(root, year, as_of)
+    return render_template("statistics/overview.html", report=report, root=root, year=year, as_of=as_of,
+                           trail=_trail(root), standings=list(Standing), chart=_chart(report, as_of),
+                           categories=Category,
                            source_label=service.source_label)
 
 
@@ -116,13 +119,13 @@ def _trail(root: Org) -> list[Org]:
     return [orgs[i] for i in ids if orgs[i].path.startswith(home_path)]
 
 
-def _chart(report: service.Report) -> dict:
+def _chart(report: service.Report, as_of=None) -> dict:
     """The stacked bars' data: one category per child row, one series per standing (the table shows the same)."""
     return {
         "categories": [row.name for row in report.children],
         "series": [{"name": s.label, "key": s.value, "data": [row.standings[s.value] for row in report.children]}
                    for s in CHART_STANDINGS],
-        "links": [url_for("statistics.overview", org_id=row.org_id, year=report.year)
+        "links": [url_for("statistics.overview", org_id=row.org_id, year=report.year, as_of=as_of)
                   if row.org_id != report.root.org_id else
                   url_for("statistics.people", org_id=row.org_id, year=report.year) for row in report.children],
     }

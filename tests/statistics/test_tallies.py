@@ -154,3 +154,38 @@ def test_people_counts_follow_registration_approval_disabling_moves_and_a_bulk_i
     assert counts(tree.unit_a) == (4, 4, 0, 0) and counts(tree.province) == (7, 6, 1, 1)
     for org in (tree.province, tree.unit_a, tree.unit_b, tree.dept_b):
         assert service.report(org, YEAR).root.comparable()[:4] == service.plain_figures(org, YEAR).comparable()[:4]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations=operations)
+def test_figures_as_of_today_from_the_ledger_equal_the_tallies(tree, operations):
+    from lms.statistics.as_of import report_as_of
+
+    units = [tree.unit_a, tree.unit_b, tree.base_a]
+    departments = [tree.dept_a, tree.dept_b, tree.dept_a]
+    people = [tree.learner_a, tree.learner_b] + [make_user(unit, Role.LEARNER) for unit in units[:2]]
+    for operation in operations:
+        _apply(operation, people, units, departments, tree.admins["province"])
+    today = ledger.china_today()
+    for org in (tree.province, tree.city, tree.dept_a, tree.unit_b):
+        db.session.refresh(org)
+        kept, computed = service.report(org, YEAR), report_as_of(org, YEAR, today)
+        assert computed.root.comparable() == kept.root.comparable(), org.name
+        assert [c.comparable() for c in computed.children] == [c.comparable() for c in kept.children], org.name
+
+
+def test_figures_as_of_a_past_day_leave_out_what_came_after(tree):
+    from lms.statistics.as_of import report_as_of
+
+    today = ledger.china_today()
+    ledger.post(tree.learner_a, year=today.year, source_type=SourceType.COURSE, source_id=next(_source_ids),
+                postings=[ledger.Posting(Category.PUBLIC, Decimal("30"))], earned_on=today, description="课")
+    # 学员 B registered and was approved 40 days ago; everyone else registered today.
+    tree.learner_b.created_at = tree.learner_b.reviewed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None) \
+        - dt.timedelta(days=40)
+    db.session.commit()
+    before = report_as_of(tree.province, today.year, today - dt.timedelta(days=1)).root
+    assert (before.registered, before.approved, before.pending) == (1, 1, 0)
+    assert before.hours == {} and before.standings["short"] == 0 and before.standings["none"] == 1
+    now = report_as_of(tree.province, today.year, today).root
+    assert now.category_hours(Category.PUBLIC) == 30 and now.registered == 4

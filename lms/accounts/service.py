@@ -57,8 +57,23 @@ def _unit_for_learner(unit_id) -> tuple[Org | None, str | None]:
     return unit, None
 
 
-def register_learner(data: dict) -> User:
-    """Create a pending learner account that the employer unit's admin will approve."""
+def registration_refusal(registrant) -> str | None:
+    """Return why this person may not register a new account now (they are logged in), or None."""
+    if registrant is not None and getattr(registrant, "is_authenticated", False):
+        return (f"您已登录为 {registrant.name}，不能再注册新账号。"
+                "如需为另一个人注册，请先退出登录。")
+    return None
+
+
+def register_learner(data: dict, registrant=None) -> User:
+    """Create a pending learner account that the employer unit's admin will approve.
+
+    ``registrant`` is whoever sends the registration: a logged-in person is refused, since registering would
+    create a second account and switch their session to it.
+    """
+    refusal = registration_refusal(registrant)
+    if refusal:
+        raise Conflict(refusal)
     id_number = normalise_id_number(data.get("id_number") or "")
     cleaned, problems = learner_fields_problems(data)
     unit, unit_problem = _unit_for_learner(data.get("unit_id"))

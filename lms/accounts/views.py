@@ -84,6 +84,9 @@ def logout():
     """End the session (POST, so that a link on another site cannot log anyone out)."""
     logout_user()
     flash("已退出登录。", "info")
+    # Only the registration page may be asked for next (from "log out to register"): no open redirect.
+    if request.form.get("next") == "register":
+        return redirect(url_for("accounts.register"))
     return redirect(url_for("accounts.login"))
 
 
@@ -99,12 +102,17 @@ def _fill_unit_choices(form, selected_id=None) -> None:
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
-    """Register as a learner; the employer unit's admin approves."""
+    """Register as a learner; the employer unit's admin approves. A logged-in person is told so instead."""
+    refusal = service.registration_refusal(current_user)
+    if refusal:
+        if request.method == "POST":
+            flash(refusal, "error")
+        return render_template("accounts/register_logged_in.html", user=current_user), 409
     form = LearnerRegistrationForm()
     _fill_unit_choices(form, form.unit_id.data)
     if form.validate_on_submit():
         try:
-            user = service.register_learner(form.data)
+            user = service.register_learner(form.data, registrant=current_user)
             db.session.commit()
         except InvalidInput as error:
             db.session.rollback()

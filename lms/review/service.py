@@ -19,7 +19,7 @@ from lms.accounts.models import Role, User
 from lms.accounts.service import parse_id_batch
 from lms.audit import service as audit
 from lms.core.clock import CHINA_TIME, china_time
-from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound, joined_sentences
 from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Course, Courseware
 from lms.extensions import db
@@ -154,7 +154,7 @@ def parse_queue_filters(args) -> QueueFilters:
         problems["date_to"] = "结束日期不能早于开始日期。"
     problems = collect(problems)
     if problems:
-        raise InvalidInput(problems, "筛选条件有误：" + "；".join(problems.values()))
+        raise InvalidInput(problems, "筛选条件有误：" + joined_sentences(problems.values()))
     return filters
 
 

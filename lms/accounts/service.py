@@ -57,6 +57,23 @@ def _unit_for_learner(unit_id) -> tuple[Org | None, str | None]:
     return unit, None
 
 
+def _checked_registration(data: dict) -> tuple[str, dict, Org | None, dict[str, str]]:
+    id_number = normalise_id_number(data.get("id_number") or "")
+    cleaned, problems = learner_fields_problems(data)
+    unit, unit_problem = _unit_for_learner(data.get("unit_id"))
+    problems.update(collect({
+        "id_number": id_number_problem(id_number),
+        "unit_id": unit_problem,
+        "password": password_problem(data.get("password") or ""),
+    }))
+    return id_number, cleaned, unit, problems
+
+
+def registration_problems(data: dict) -> dict[str, str]:
+    """Return what is wrong with the fields of a learner registration, per field, without saving anything."""
+    return _checked_registration(data)[3]
+
+
 def registration_refusal(registrant) -> str | None:
     """Return why this person may not register a new account now (they are logged in), or None."""
     if registrant is not None and getattr(registrant, "is_authenticated", False):
@@ -74,14 +91,7 @@ def register_learner(data: dict, registrant=None) -> User:
     refusal = registration_refusal(registrant)
     if refusal:
         raise Conflict(refusal)
-    id_number = normalise_id_number(data.get("id_number") or "")
-    cleaned, problems = learner_fields_problems(data)
-    unit, unit_problem = _unit_for_learner(data.get("unit_id"))
-    problems.update(collect({
-        "id_number": id_number_problem(id_number),
-        "unit_id": unit_problem,
-        "password": password_problem(data.get("password") or ""),
-    }))
+    id_number, cleaned, unit, problems = _checked_registration(data)
     if problems:
         raise InvalidInput(problems)
     if db.session.scalar(sa.select(User.id).where((User.id_number == id_number) | (User.login == id_number))):

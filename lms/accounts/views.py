@@ -128,6 +128,11 @@ def register():
         login_user(user)
         flash("注册已提交，请等待单位管理员审核。", "success")
         return redirect(url_for("accounts.me"))
+    if form.is_submitted():
+        # The form checked only what it owns (the confirmation); flag the rest too, so every problem shows at once.
+        problems = service.registration_problems(form.data)
+        if problems:
+            attach_errors(form, InvalidInput(problems))
     status = 422 if form.errors else 200
     return render_template("accounts/register.html", form=form), status
 

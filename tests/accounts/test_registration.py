@@ -251,3 +251,14 @@ def test_a_logged_in_caller_of_the_registration_api_is_refused_in_chinese(client
     response = client.post("/api/v1/registrations/learners", json=registration(tree.unit_a.id))
     assert response.status_code == 409
     assert counts() == before
+
+
+def test_a_registration_whose_confirmation_differs_is_refused_with_every_other_problem_shown(client, tree):
+    token = csrf_token(client, "/register")
+    before = counts()
+    response = client.post("/register", data={**registration(tree.unit_a.id, phone="123"),
+                                              "password_confirm": "Other123abc", "csrf_token": token})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "两次输入的密码不一致" in page and "11 位" in page
+    assert counts() == before

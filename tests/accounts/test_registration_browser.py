@@ -34,3 +34,17 @@ def test_a_logged_in_person_opening_registration_is_told_so_and_may_log_out_to_r
         page.click("text=退出登录后注册")
         page.wait_for_url(f"{url}/register")
         assert page.locator("input[name=id_number]").is_visible()
+
+
+def test_the_empty_registration_form_flags_every_field_the_confirmation_included(app, tree, page):
+    with live_server(app) as url:
+        page.goto(f"{url}/register")
+        page.click("text=提交注册")
+        page.wait_for_selector(".field.has-error")
+        flagged = page.eval_on_selector_all(".field.has-error input, .field.has-error select",
+                                            "elements => elements.map(e => e.name)")
+        assert set(flagged) == {"id_number", "name", "phone", "unit_id", "title_series", "professional_post",
+                                "password", "password_confirm"}
+        confirmation = page.locator(".field:has(#password_confirm)")
+        assert "请再次输入密码" in confirmation.inner_text()
+        assert page.get_attribute("#password_confirm", "aria-invalid") == "true"

@@ -270,3 +270,20 @@ def test_seeking_forward_past_the_verified_position_snaps_back_with_a_notice_and
     assert len(rows) == 1 and rows[0].furthest_verified_s < 8
     assert any(e.type == "seek_attempt" and e.values["count"] >= 1 for e in rows[0].events)
     assert rows[0].credited_seconds + rows[0].pending_seconds <= elapsed
+
+
+def test_the_player_page_requests_nothing_that_fails(app, tree, lecture, learner_page):
+    app.config["LMS_TRACKING"] = FAST_TRACKING
+    with live_server(app) as url:
+        page = learner_page(url)
+        failed = []
+        page.on("response", lambda response: failed.append(f"{response.status} {response.url}")
+                if response.status >= 400 else None)
+        page.on("requestfailed", lambda request: failed.append(f"{request.failure} {request.url}"))
+        # The browser's own requests (the favicon) reach no response handler, only the console.
+        page.on("console", lambda message: failed.append(f"{message.text} {message.location['url']}")
+                if message.type == "error" else None)
+        start_playing(page, url, lecture)
+        page.wait_for_timeout(1500)  # a heartbeat or two, and whatever the page loads late
+        leave(page, tree.learner_a, lecture)
+    assert failed == []

@@ -9,9 +9,11 @@ from flask_wtf import FlaskForm
 from lms.accounts import lifecycle, service
 from lms.accounts.forms import LearnerRegistrationForm, LoginForm, PasswordForm, ResubmitForm, attach_errors
 from lms.accounts.models import Role
+from lms.certificates.service import certificate_of
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
 from lms.extensions import db, limiter
+from lms.ledger import service as ledger
 from lms.orgs.models import Org, ReviewStatus
 from lms.orgs.permissions import Permission
 from lms.orgs.service import unit_choices
@@ -53,7 +55,12 @@ def home():
         return redirect(url_for("accounts.login"))
     if not current_user.is_approved:
         return redirect(url_for("accounts.me"))
-    return render_template("accounts/home.html", user=current_user,
+    summary = steps = None
+    if current_user.role == Role.LEARNER:
+        summary = ledger.year_summary(current_user, ledger.china_today().year)
+        steps = ledger.next_steps(current_user, summary,
+                                  has_certificate=certificate_of(current_user.id, summary.year) is not None)
+    return render_template("accounts/home.html", user=current_user, summary=summary, steps=steps,
                            todo=todo_items(current_user) if current_user.is_admin else [])
 
 

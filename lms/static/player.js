@@ -96,7 +96,8 @@
       mute: $("[data-action=mute]"), volume: $("[data-volume]"), captions: $("[data-action=captions]"),
       fullscreen: $("[data-action=fullscreen]"), frame: $("[data-frame]"), status: $("[data-status]"),
       takeover: $("[data-takeover]"), takeoverMessage: $("[data-takeover-message]"),
-      continueHere: $("[data-action=continue-here]"), held: $("[data-held]"),
+      continueHere: $("[data-action=continue-here]"), held: $("[data-held]"), heldSummary: $("[data-held-summary]"),
+      heldReasons: $("[data-held-reasons]"),
     };
     var summary = document.querySelector("[data-summary]");
     var s = function (selector) { return summary ? summary.querySelector(selector) : null; };
@@ -406,6 +407,20 @@
       totals.completion.classList.toggle("done", done);
       root.dataset.completed = String(done);
       ui.held.hidden = !ack.held;
+      renderHeldReasons(ack.held_reasons);
+    }
+
+    // The server's sentence for each kind of evidence that put the session under review (never its weight).
+    function renderHeldReasons(reasons) {
+      if (!ui.heldReasons || !Array.isArray(reasons)) return;
+      if (ui.heldReasons.dataset.shown === reasons.join("\n")) return; // unchanged: not announced again
+      ui.heldReasons.dataset.shown = reasons.join("\n");
+      ui.heldReasons.replaceChildren.apply(ui.heldReasons, reasons.map(function (reason) {
+        var item = document.createElement("li");
+        item.textContent = reason;
+        return item;
+      }));
+      ui.heldReasons.previousElementSibling.hidden = reasons.length === 0;
     }
 
     // Every interval that earned nothing, with the server's sentence; a run of the same reason is one entry.
@@ -436,7 +451,7 @@
 
     function showNotices(notices, alreadyShown) {
       (notices || []).forEach(function (notice) {
-        if (notice === alreadyShown || notice === ui.held.textContent.trim()) return;
+        if (notice === alreadyShown || notice === ui.heldSummary.textContent.trim()) return;
         addUncounted("voided", notice, 0);
       });
     }

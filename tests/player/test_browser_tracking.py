@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from lms.courses.models import CourseState
 from lms.extensions import db
+from lms.tracking import service as tracking
 from lms.tracking.models import CoursewareProgress, HoldState
 from tests.player import enroll, live_server, make_course, make_packaged_media
 from tests.support import services
@@ -287,3 +288,29 @@ def test_the_player_page_requests_nothing_that_fails(app, tree, lecture, learner
         page.wait_for_timeout(1500)  # a heartbeat or two, and whatever the page loads late
         leave(page, tree.learner_a, lecture)
     assert failed == []
+
+
+def test_a_learner_whose_playback_is_held_is_told_why_in_the_player_and_in_the_watch_records(
+        app, tree, lecture):
+    app.config["LMS_TRACKING"] = FAST_TRACKING
+    learner = tree.learner_a
+    automation = tracking.HOLD_REASONS["automation"]
+    with chromium() as automated, live_server(app) as url:  # navigator.webdriver is true, as under a bot
+        context = automated.new_context()
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        log_in(page, url, learner)
+        start_playing(page, url, lecture)
+        held = page.locator("[data-held]")
+        held.wait_for(state="visible")
+        page.locator("[data-held-reasons] li").first.wait_for()
+        assert page.locator("[data-held-reasons] li").all_inner_texts() == [automation]
+        leave(page, learner, lecture)
+        rows = flushed_sessions(learner, lecture)
+        assert rows[0].hold_state == HoldState.HELD
+        records = context.new_page()
+        records.goto(f"{url}/my/watch-records")
+        row = records.locator(f"[data-session='{rows[0].public_id}']")
+        assert "待审核" in row.inner_text()
+        assert row.locator("[data-hold-reasons] li").all_inner_texts() == [automation]
+        context.close()

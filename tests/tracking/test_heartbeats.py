@@ -480,6 +480,24 @@ def test_a_webdriver_hint_holds_the_session_but_earns_like_any_other(clock):
 def test_a_headless_browser_is_held_from_the_start(clock):
     player = Player.open(clock, user_agent="Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/156.0.0.0 Safari/537.36")
     assert player.acks[0]["held"] is True
+    assert player.acks[0]["held_reasons"] == [service.HOLD_REASONS["automation"]]
+
+
+def test_the_learner_is_told_each_reason_a_session_is_held_and_nothing_while_it_is_not(clock):
+    player = Player.open(clock)
+    assert player.beat(hints={"rate": 2.0, "hidden": False, "webdriver": False})["held_reasons"] == []
+    ack = player.beat(hints={"webdriver": True, "hidden": False, "rate": 1.0})
+    assert ack["held"] is True
+    # Both kinds of evidence, strongest first, each said once however often it was seen.
+    assert ack["held_reasons"] == [service.HOLD_REASONS["automation"], service.HOLD_REASONS["rate_setting"]]
+    assert player.beat(hints={"webdriver": True, "hidden": False, "rate": 1.0})["held_reasons"] == ack["held_reasons"]
+
+
+def test_every_kind_of_evidence_that_can_hold_a_session_has_a_plain_sentence_without_figures():
+    assert set(service.HOLD_REASONS) == set(service.RISK_POLICY)
+    for sentence in service.HOLD_REASONS.values():
+        assert not any(ch.isdigit() for ch in sentence), sentence  # no threshold, weight or count
+        assert "审核员核实后会计入学时" in sentence and sentence.endswith("。")
 
 
 def test_machine_regular_heartbeats_are_held_and_irregular_ones_are_not(clock):

@@ -21,6 +21,9 @@
   var ACK_TIMEOUT_MS = 10000; // an acknowledgement later than this is taken as lost: reopen for a fresh token
   var RETRY_S = 5;
   var SEEK_SLACK_S = 1; // what the page itself played since the last heartbeat may be a second ahead of it
+  // Said when a rate change is undone; the server's sentence for a stretch that did play faster is
+  // "检测到倍速播放，本段不计时" (docs/tracking-protocol.md §4), listed with the other uncounted stretches.
+  var RATE_NOTICE = "播放速度固定为 {rate} 倍速，已为您恢复；检测到倍速播放的时段不计学时。";
   var NOTICE_MS = 8000; // how long a notice about the learner's own action stays before "计时中。" replaces it
   var PLAYED_STEP_S = 3; // a timeupdate step at most this large is playing, not seeking
   var SEEK_STEP_S = 5;
@@ -97,7 +100,7 @@
       fullscreen: $("[data-action=fullscreen]"), frame: $("[data-frame]"), status: $("[data-status]"),
       takeover: $("[data-takeover]"), takeoverMessage: $("[data-takeover-message]"),
       continueHere: $("[data-action=continue-here]"), held: $("[data-held]"), heldSummary: $("[data-held-summary]"),
-      heldReasons: $("[data-held-reasons]"),
+      heldReasons: $("[data-held-reasons]"), rateNotice: $("[data-rate-notice]"),
     };
     var summary = document.querySelector("[data-summary]");
     var s = function (selector) { return summary ? summary.querySelector(selector) : null; };
@@ -121,7 +124,7 @@
     var session = {
       sid: null, token: null, allowedRate: 1, intervalS: 5, minIntervalMs: 2000, lastAckAt: 0,
       furthestVerified: 0, busy: false, requestSeq: 0, timer: null, stopped: false, superseded: false,
-      seekBlocked: 0,
+      seekBlocked: 0, rateBlocked: 0, rateTried: null,
     };
     var local = { lastPosition: 0, watchedUntil: 0, pausedForHidden: false, pausedForCheck: false };
     var check = { current: null, dismissed: null, countdown: null, wasPlaying: false };
@@ -309,10 +312,18 @@
     });
 
     // The playback rate stays at the allowed rate (SPEC §3 invariant 3); faster playing would earn nothing anyway.
+    // An attempt (the browser's menu, an extension, the console) is undone, said, and reported as a hint.
     video.addEventListener("ratechange", function () {
       if (!tracked || Math.abs(video.playbackRate - session.allowedRate) < 1e-6) return;
+      session.rateBlocked += 1;
+      session.rateTried = video.playbackRate;
       video.playbackRate = session.allowedRate;
-      setNotice("播放速度固定为 " + session.allowedRate + " 倍速；倍速播放不计学时。");
+      var text = RATE_NOTICE.replace("{rate}", String(session.allowedRate));
+      setNotice(text);
+      if (ui.rateNotice) {
+        ui.rateNotice.textContent = text;
+        ui.rateNotice.hidden = false;
+      }
     });
 
     video.addEventListener("volumechange", function () {
@@ -553,6 +564,10 @@
     function hints() {
       var result = { hidden: Boolean(document.hidden), rate: video.playbackRate, webdriver: Boolean(navigator.webdriver) };
       if (session.seekBlocked > 0) result.seek_blocked = Math.min(session.seekBlocked, 1000);
+      if (session.rateBlocked > 0) {
+        result.rate_blocked = Math.min(session.rateBlocked, 1000);
+        if (isFinite(session.rateTried)) result.rate_tried = Math.min(Math.max(session.rateTried, 0), 100);
+      }
       return result;
     }
 
@@ -569,6 +584,7 @@
       }
       clearTimer();
       var blocked = session.seekBlocked;
+      var rateBlocked = session.rateBlocked;
       request("heartbeat", heartbeatPayload(), function (ack) {
         if (!ack) {
           // The acknowledgement (and its token) was lost: a resume gives a new token (protocol §2.2 bad_token).
@@ -579,6 +595,7 @@
           session.token = ack.token;
           session.lastAckAt = now();
           session.seekBlocked = Math.max(0, session.seekBlocked - blocked);
+          session.rateBlocked = Math.max(0, session.rateBlocked - rateBlocked);
           heartbeatAccepted(ack);
           schedule(ack.next_heartbeat_s);
           return;

@@ -169,6 +169,7 @@ HOLD_REASONS: dict[str, str] = {
     "hidden_playing": "页面隐藏（切换到其他窗口或标签页）时视频仍在播放；"
                       "如未使用插件或脚本，审核员核实后会计入学时。",
     "seek_attempt": "多次试图把进度拖到尚未观看的位置；如是误操作，审核员核实后会计入学时。",
+    "rate_attempt": "多次试图改变播放速度（页面已恢复为正常速度）；如是误操作，审核员核实后会计入学时。",
 }
 
 
@@ -661,9 +662,14 @@ def _hints(hints) -> dict:
     rate = hints.get("rate")
     if isinstance(rate, int | float) and not isinstance(rate, bool) and math.isfinite(rate) and 0 <= rate <= 100:
         clean["rate"] = float(rate)
-    blocked = hints.get("seek_blocked")
-    if isinstance(blocked, int) and not isinstance(blocked, bool) and 0 < blocked <= 1000:
-        clean["seek_blocked"] = blocked
+    for name in ("seek_blocked", "rate_blocked"):
+        blocked = hints.get(name)
+        if isinstance(blocked, int) and not isinstance(blocked, bool) and 0 < blocked <= 1000:
+            clean[name] = blocked
+    tried = hints.get("rate_tried")
+    if "rate_blocked" in clean and isinstance(tried, int | float) and not isinstance(tried, bool) and (
+            math.isfinite(tried) and 0 <= tried <= 100):
+        clean["rate_tried"] = float(tried)
     return clean
 
 

@@ -161,6 +161,30 @@ def test_a_playback_rate_forced_to_8_by_script_earns_no_more_than_real_time(app,
     assert rows[0].heartbeat_count >= 3  # the page kept reporting while the script forced the rate
 
 
+def test_a_playback_rate_set_from_the_console_is_undone_said_and_reported_for_the_reviewer(
+        app, tree, lecture, learner_page):
+    app.config["LMS_TRACKING"] = FAST_TRACKING
+    learner = tree.learner_a
+    with live_server(app) as url:
+        page = learner_page(url)
+        start_playing(page, url, lecture)
+        page.evaluate("document.querySelector('video').playbackRate = 4")  # as typed in the console
+        notice = page.locator("[data-rate-notice]")
+        notice.wait_for(state="visible")
+        assert "播放速度固定为 1 倍速" in notice.inner_text() and "倍速播放" in notice.inner_text()
+        assert page.evaluate("document.querySelector('video').playbackRate") == 1.0
+        for _ in range(2):  # the second acknowledged heartbeat was sent after the attempt: it carried the hint
+            counted = page.locator("[data-session-time]").inner_text()
+            page.wait_for_function("t => document.querySelector('[data-session-time]').textContent !== t",
+                                   arg=counted)
+        leave(page, learner, lecture)
+        rows = flushed_sessions(learner, lecture)
+
+    [attempt] = [e for e in rows[0].events if e.type == "rate_attempt"]
+    assert attempt.values == {"count": 1, "rate": 4.0}
+    assert rows[0].hold_state == HoldState.NONE  # a curious learner is not held for it
+
+
 def test_a_page_whose_document_hidden_is_overridden_pauses_and_earns_no_more_than_real_time(
         app, tree, lecture, learner_page):
     app.config["LMS_TRACKING"] = FAST_TRACKING

@@ -319,10 +319,11 @@
       session.rateTried = video.playbackRate;
       video.playbackRate = session.allowedRate;
       var text = RATE_NOTICE.replace("{rate}", String(session.allowedRate));
-      setNotice(text);
-      if (ui.rateNotice) {
+      if (ui.rateNotice) { // an alert that stays, rather than a status line the next heartbeat replaces
         ui.rateNotice.textContent = text;
         ui.rateNotice.hidden = false;
+      } else {
+        setNotice(text);
       }
     });
 

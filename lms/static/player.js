@@ -107,6 +107,7 @@
     var totals = {
       watch: s("[data-watch-time]"), progress: s("[data-watch-progress]"), session: s("[data-session-time]"),
       pending: s("[data-pending]"), pendingTime: s("[data-pending-time]"), coverage: s("[data-coverage]"),
+      pendingNote: s("[data-pending-note]"),
       completion: s("[data-completion]"), list: s("[data-uncounted]"), empty: s("[data-uncounted-empty]"),
     };
     var dialog = document.querySelector("[data-check]");
@@ -403,6 +404,7 @@
         var counted = ack.session.credited_s + ack.session.pending_s;
         totals.session.textContent = formatDuration(counted);
         totals.pending.hidden = !(ack.session.pending_s > 0);
+        if (totals.pendingNote) totals.pendingNote.hidden = totals.pending.hidden;
         totals.pendingTime.textContent = formatDuration(ack.session.pending_s);
       }
       var cw = ack.courseware;

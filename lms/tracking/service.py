@@ -141,6 +141,15 @@ def explain(reason: str, ms: float = 0, settings: TrackingSettings | None = None
     return sentences.get(reason, f"本段未计时（{d}）")
 
 
+def pending_note(settings: TrackingSettings | None = None) -> str:
+    """Say when time and coverage waiting for an attention check count: at the next passed check, and roughly when
+    that comes (the mean of the random draw, never the draw itself)."""
+    settings = settings or TrackingSettings()
+    every = format_duration(settings.check_mean_interval_s * 1000)
+    return (f"待确认的计时和视频覆盖在下一次注意力验证通过后计入。验证在播放中随机出现，平均每播放约 {every}一次；"
+            "看完视频或离开页面时也会请您验证。")
+
+
 # Why a held session waits for review, one sentence per evidence type that added risk (RISK_POLICY), said to the
 # learner: what was seen and what happens if it was a mistake. Never a threshold or a weight: those would teach a
 # cheat how far to go. Strongest signs first.

@@ -185,6 +185,19 @@ def test_a_playback_rate_set_from_the_console_is_undone_said_and_reported_for_th
     assert rows[0].hold_state == HoldState.NONE  # a curious learner is not held for it
 
 
+def test_time_waiting_for_an_attention_check_says_when_it_will_count(app, tree, lecture, learner_page):
+    app.config["LMS_TRACKING"] = {**FAST_TRACKING, "check_mean_interval_s": 900.0, "check_min_gap_s": 600.0}
+    with live_server(app) as url:
+        page = learner_page(url)
+        note = page.locator("[data-pending-note]")
+        start_playing(page, url, lecture)
+        page.locator("[data-pending]").wait_for(state="visible")
+        assert note.is_visible()
+        assert note.inner_text() == tracking.pending_note(tracking.tracking_settings())
+        assert "下一次注意力验证通过后计入" in note.inner_text() and "平均每播放约 15 分钟一次" in note.inner_text()
+        leave(page, tree.learner_a, lecture)
+
+
 def test_a_page_whose_document_hidden_is_overridden_pauses_and_earns_no_more_than_real_time(
         app, tree, lecture, learner_page):
     app.config["LMS_TRACKING"] = FAST_TRACKING

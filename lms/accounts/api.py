@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import g
 from flask.views import MethodView
+from flask_login import current_user
 from flask_smorest import Blueprint
 
 from lms.accounts import resets, schemas, service, staff_import
@@ -18,7 +19,7 @@ from lms.accounts.views import (
     reset_verify_limits,
 )
 from lms.core.api import page_body
-from lms.core.auth import API_TOKEN_MAX_AGE_S, Unauthenticated, api_user, issue_api_token
+from lms.core.auth import API_TOKEN_MAX_AGE_S, Unauthenticated, api_user, bearer_user, issue_api_token
 from lms.core.errors import InvalidInput, NotAllowed
 from lms.core.queues import ListFilters
 from lms.core.xlsx import xlsx_download
@@ -93,9 +94,12 @@ def reset_person_password(body, user_id: int):
 @blp.route("/registrations/learners", methods=["POST"])
 @blp.arguments(schemas.LearnerRegistration)
 @blp.response(201, schemas.Me)
+@blp.alt_response(409, description="已注册，或调用者已登录")
 def register_learner(body):
-    """Register a learner; the account waits for the employer unit's approval."""
-    user = service.register_learner(body)
+    """Register a learner; the account waits for the employer unit's approval. A caller who is logged in (by
+    bearer token, or by a page session) is refused: that would be a second account."""
+    registrant = bearer_user() or (current_user if current_user.is_authenticated else None)
+    user = service.register_learner(body, registrant=registrant)
     db.session.commit()
     return user
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import flash
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField
-from wtforms.validators import EqualTo
+from wtforms.validators import EqualTo, InputRequired
 
 from lms.accounts.title_series import TITLE_SERIES
 from lms.core.errors import InvalidInput, ServiceError
@@ -30,7 +30,8 @@ class PersonFields(FlaskForm):
 class LearnerRegistrationForm(PersonFields):
     id_number = StringField("身份证号码（登录账号）")
     password = PasswordField("密码（8–64 位，含字母和数字）")
-    password_confirm = PasswordField("确认密码", validators=[EqualTo("password", message="两次输入的密码不一致。")])
+    password_confirm = PasswordField("确认密码", validators=[InputRequired(message="请再次输入密码。"),
+                                                          EqualTo("password", message="两次输入的密码不一致。")])
 
 
 class ResubmitForm(PersonFields):

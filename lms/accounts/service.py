@@ -63,8 +63,7 @@ def _unit_for_learner(unit_id) -> tuple[Org | None, str | None]:
     return unit, None
 
 
-def register_learner(data: dict) -> User:
-    """Create a pending learner account that the employer unit's admin will approve."""
+def _checked_registration(data: dict) -> tuple[str, dict, Org | None, dict[str, str]]:
     id_number = normalise_id_number(data.get("id_number") or "")
     cleaned, problems = learner_fields_problems(data)
     unit, unit_problem = _unit_for_learner(data.get("unit_id"))
@@ -73,6 +72,32 @@ def register_learner(data: dict) -> User:
         "unit_id": unit_problem,
         "password": password_problem(data.get("password") or ""),
     }))
+    return id_number, cleaned, unit, problems
+
+
+def registration_problems(data: dict) -> dict[str, str]:
+    """Return what is wrong with the fields of a learner registration, per field, without saving anything."""
+    return _checked_registration(data)[3]
+
+
+def registration_refusal(registrant) -> str | None:
+    """Return why this person may not register a new account now (they are logged in), or None."""
+    if registrant is not None and getattr(registrant, "is_authenticated", False):
+        return (f"您已登录为 {registrant.name}，不能再注册新账号。"
+                "如需为另一个人注册，请先退出登录。")
+    return None
+
+
+def register_learner(data: dict, registrant=None) -> User:
+    """Create a pending learner account that the employer unit's admin will approve.
+
+    ``registrant`` is whoever sends the registration: a logged-in person is refused, since registering would
+    create a second account and switch their session to it.
+    """
+    refusal = registration_refusal(registrant)
+    if refusal:
+        raise Conflict(refusal)
+    id_number, cleaned, unit, problems = _checked_registration(data)
     if problems:
         raise InvalidInput(problems)
     if db.session.scalar(sa.select(User.id).where((User.id_number == id_number) | (User.login == id_number))):

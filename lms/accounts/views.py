@@ -19,11 +19,13 @@ from lms.accounts.forms import (
     show_refusal,
 )
 from lms.accounts.models import Role
+from lms.certificates.service import certificate_of
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
 from lms.core.validation import clean_text
 from lms.core.xlsx import SheetRejected, xlsx_download
 from lms.extensions import csrf, db, limiter
+from lms.ledger import service as ledger
 from lms.orgs.access import has_permission
 from lms.orgs.models import Org, ReviewStatus
 from lms.orgs.permissions import Permission
@@ -117,7 +119,12 @@ def home():
         return redirect(url_for("accounts.login"))
     if not current_user.is_approved:
         return redirect(url_for("accounts.me"))
-    return render_template("accounts/home.html", user=current_user,
+    summary = steps = None
+    if current_user.role == Role.LEARNER:
+        summary = ledger.year_summary(current_user, ledger.china_today().year)
+        steps = ledger.next_steps(current_user, summary,
+                                  has_certificate=certificate_of(current_user.id, summary.year) is not None)
+    return render_template("accounts/home.html", user=current_user, summary=summary, steps=steps,
                            todo=todo_items(current_user) if current_user.is_admin else [],
                            progress=statistics.home_progress(current_user))
 
@@ -188,6 +195,9 @@ def logout():
     """End the session (POST, so that a link on another site cannot log anyone out)."""
     logout_user()
     flash("已退出登录。", "info")
+    # Only the registration page may be asked for next (from "log out to register"): no open redirect.
+    if request.form.get("next") == "register":
+        return redirect(url_for("accounts.register"))
     return redirect(url_for("accounts.login"))
 
 
@@ -203,12 +213,17 @@ def _fill_unit_choices(form, selected_id=None) -> None:
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
-    """Register as a learner; the employer unit's admin approves."""
+    """Register as a learner; the employer unit's admin approves. A logged-in person is told so instead."""
+    refusal = service.registration_refusal(current_user)
+    if refusal:
+        if request.method == "POST":
+            flash(refusal, "error")
+        return render_template("accounts/register_logged_in.html", user=current_user), 409
     form = LearnerRegistrationForm()
     _fill_unit_choices(form, form.unit_id.data)
     if form.validate_on_submit():
         try:
-            user = service.register_learner(form.data)
+            user = service.register_learner(form.data, registrant=current_user)
             db.session.commit()
         except InvalidInput as error:
             db.session.rollback()
@@ -224,6 +239,11 @@ def register():
         login_user(user)
         flash("注册已提交，请等待单位管理员审核。", "success")
         return redirect(url_for("accounts.me"))
+    if form.is_submitted():
+        # The form checked only what it owns (the confirmation); flag the rest too, so every problem shows at once.
+        problems = service.registration_problems(form.data)
+        if problems:
+            attach_errors(form, InvalidInput(problems))
     status = 422 if form.errors else 200
     return render_template("accounts/register.html", form=form), status
 

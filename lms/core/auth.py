@@ -60,6 +60,12 @@ def user_from_api_token(token: str) -> User | None:
 TEMPORARY_PASSWORD_MESSAGE = "管理员已重置您的密码：请先修改密码（POST /api/v1/me/password），再进行其他操作。"
 
 
+def bearer_user() -> User | None:
+    """Return the account of the request's bearer token, or None when there is none or it is not valid."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return user_from_api_token(token.strip()) if scheme.lower() == "bearer" and token else None
+
+
 def api_user(*roles: Role, approved: bool = True, permission: Permission | tuple[Permission, ...] | None = None,
              admin: bool = False, temporary_password_ok: bool = False):
     """Decorate an API view: the caller is identified by bearer token only (never by cookie, so no CSRF).
@@ -73,9 +79,7 @@ def api_user(*roles: Role, approved: bool = True, permission: Permission | tuple
     def decorator(view):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
-            header = request.headers.get("Authorization", "")
-            scheme, _, token = header.partition(" ")
-            user = user_from_api_token(token.strip()) if scheme.lower() == "bearer" and token else None
+            user = bearer_user()
             if user is None:
                 raise Unauthenticated("请先登录：在 Authorization 头中提供有效的 Bearer 令牌。")
             if user.must_change_password and not temporary_password_ok:

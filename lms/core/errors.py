@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+def joined_sentences(messages) -> str:
+    """Join messages that are each a full sentence into one ("甲。" + "乙。" → "甲；乙。"), without "。；"."""
+    parts = [m.strip().rstrip("。；;.") for m in messages if m and m.strip()]
+    return "；".join(parts) + "。" if parts else ""
+
+
 class ServiceError(Exception):
     """A request the rules refuse; ``message`` is shown to the user as it is (Chinese)."""
 
@@ -29,7 +35,7 @@ class InvalidInput(ServiceError):
     code = "invalid_input"
 
     def __init__(self, fields: dict[str, str], message: str | None = None):
-        super().__init__(message or "；".join(fields.values()), fields)
+        super().__init__(message or joined_sentences(fields.values()), fields)
 
 
 class NotAllowed(ServiceError):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from lms.accounts.models import Role, User
 from lms.core.clock import CHINA_TIME
 from lms.core.db import utcnow
-from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound, joined_sentences
 from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import (
     SECONDS_PER_CREDIT_HOUR,
@@ -385,7 +385,7 @@ def publish_course(actor: User, course_id: int) -> Course:
         raise Conflict("课程已经发布。")
     problems = publish_problems(course)
     if problems:
-        raise Conflict("课程暂不能发布：" + "；".join(problems.values()), problems)
+        raise Conflict("课程暂不能发布：" + joined_sentences(problems.values()), problems)
     course.state = CourseState.PUBLISHED
     course.published_at = course.published_at or utcnow()
     db.session.flush()

@@ -21,7 +21,7 @@ from lms.accounts.models import User
 from lms.core.clock import CHINA_TIME
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput
-from lms.courses.models import Category, Course
+from lms.courses.models import Category, Course, CourseState, Enrollment
 from lms.extensions import db
 from lms.ledger.models import (
     AdjustmentKind,
@@ -269,6 +269,11 @@ class CategoryProgress:
     def met(self) -> bool:
         return self.hours >= self.minimum
 
+    @property
+    def remaining(self) -> Decimal:
+        """Hours still missing to the minimum (zero once met)."""
+        return max(self.minimum - self.hours, ZERO).quantize(ZERO)
+
 
 @dataclass(frozen=True)
 class YearSummary:
@@ -312,3 +317,45 @@ def entry_years(user_id: int) -> list[int]:
     """The years in which the person has ledger entries, newest first (for the yearly page's year links)."""
     return list(db.session.scalars(sa.select(LedgerEntry.year).where(LedgerEntry.user_id == user_id)
                                    .distinct().order_by(LedgerEntry.year.desc())))
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """One thing the learner can do next for the year; ``action`` names it for the page, which links it."""
+
+    action: str  # certificate, claim_certificate, continue_course, choose_course, declare
+    text: str
+    course_id: int | None = None
+    category: str | None = None
+
+
+NEXT_COURSES_SHOWN = 3
+
+
+def next_steps(user: User, summary: YearSummary, *, has_certificate: bool) -> list[NextStep]:
+    """Say what the learner can do next this year: claim or view the certificate once the requirement is met;
+    otherwise continue enrolled courses not yet credited in a category still short, choose new ones, declare."""
+    if summary.voided:
+        return []
+    if summary.met:
+        if has_certificate:
+            return [NextStep("certificate", "本年度学时已达到要求，可查看或下载年度学时证明。")]
+        return [NextStep("claim_certificate", "本年度学时已达到要求，可以申领年度学时证明。")]
+    short = [c for c in summary.categories if not c.met] or summary.categories  # only the total is short
+    short_ids = {c.category for c in short}
+    credited = set(db.session.scalars(sa.select(CourseCredit.course_id).where(CourseCredit.user_id == user.id)))
+    unfinished = db.session.scalars(
+        sa.select(Course).join(Enrollment, Enrollment.course_id == Course.id)
+        .where(Enrollment.user_id == user.id, Course.state == CourseState.PUBLISHED,
+               Course.category.in_([Category(c) for c in short_ids]))
+        .order_by(Enrollment.created_at.desc(), Enrollment.id.desc())).all()
+    unfinished = [c for c in unfinished if c.id not in credited]
+    steps = [NextStep("continue_course", f"继续学习《{course.title}》（{course.category.label}，"
+                                         f"{course_hours(course)} 学时）", course_id=course.id)
+             for course in unfinished[:NEXT_COURSES_SHOWN]]
+    for progress in short:
+        remaining = progress.remaining if not progress.met else summary.total.remaining
+        steps.append(NextStep("choose_course", f"到课程目录选修{progress.label}课程（还差 {remaining} 学时）。",
+                              category=progress.category))
+    steps.append(NextStep("declare", "参加了线下培训、学术会议等，可以在学时申报中申报学时。"))
+    return steps

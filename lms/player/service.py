@@ -31,6 +31,7 @@ from lms.courses.service import is_base_admin_of, is_enrolled
 from lms.extensions import db
 from lms.tracking.models import CoursewareProgress
 from lms.tracking.service import format_duration, has_active_playback, media_facts, tracking_settings
+from lms.tracking.service import pending_note as tracking_pending_note
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,11 @@ class WatchSummary:
 def say_duration(seconds: float) -> str:
     """Say a number of seconds as the player does ("0 秒", "12 分 30 秒"); player.js words it the same way."""
     return format_duration(seconds * 1000) if seconds > 0 else "0 秒"
+
+
+def pending_note() -> str:
+    """Say, beside the pending figure, when pending time and coverage are confirmed (the current settings)."""
+    return tracking_pending_note(tracking_settings())
 
 
 def watch_summary(user: User, courseware: Courseware) -> WatchSummary:

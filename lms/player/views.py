@@ -56,7 +56,7 @@ def play(courseware_id: int):
         master_url=url_for("player.master", courseware_id=courseware.id) if ready else None,
         poster_url=service.poster_url(asset) if ready else None,
         summary=service.watch_summary(current_user, courseware) if ready and tracked else None,
-        duration=service.say_duration,
+        duration=service.say_duration, pending_note=service.pending_note() if tracked else None,
     ))
     # The page shows one person's progress: no shared cache may keep it.
     response.headers["Cache-Control"] = "private, no-store"

@@ -81,5 +81,6 @@ def decide(body):
 def my_records():
     """List the caller's own playback sessions per courseware: time counted, review state and outcome."""
     return [{"courseware": record.courseware, "progress": record.progress, "held_count": record.held_count,
-             "sessions": [_With(s, decision=record.decisions.get(s.id)) for s in record.sessions]}
+             "sessions": [_With(s, decision=record.decisions.get(s.id), hold_reasons=record.hold_reasons.get(s.id, []))
+                          for s in record.sessions]}
             for record in service.learner_records(g.api_user)]

@@ -33,6 +33,10 @@ LANE_TOP, LANE_HEIGHT = 10, 22
 PLOT_HEIGHT = 320
 MARKER_R = 5.5
 LEGEND_ROW = 20
+# A tail without heartbeats (a tab gone away until the idle close) longer than the activity before it and than
+# IDLE_BREAK_MIN_S is drawn as a break of BREAK_WIDTH at the right, so the axis scales to what was played.
+IDLE_BREAK_MIN_S = 120.0
+BREAK_WIDTH = 110.0
 _NICE_STEPS_S = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 10800, 21600)
 
 # How a stretch of the trace is drawn, by class: (legend text, colour, stroke width, dash pattern).
@@ -143,13 +147,26 @@ class Chart:
     marker_labels: list[tuple[float, float, str]] = field(default_factory=list)
     risk_lines: list[float] = field(default_factory=list)
     held_x: float | None = None
+    tail_end_s: float | None = None  # set when the idle tail is drawn as a break (x_max_s ends the scaled part)
+    tail: dict | None = None  # the break's geometry and label for the template
     legend_lines: list[tuple[str, str, float, str, float, float]] = field(default_factory=list)
     legend_markers: list[tuple[str, str, str, float, float, bool]] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
     empty: bool = False
 
+    @property
+    def scaled_right(self) -> float:
+        """Where the scaled part of the time axis ends: the plot's right edge, or the start of the idle break."""
+        return self.plot_right if self.tail_end_s is None else self.plot_right - BREAK_WIDTH
+
     def x(self, t_s: float) -> float:
-        return self.plot_left + (self.plot_right - self.plot_left) * min(max(t_s, 0.0), self.x_max_s) / self.x_max_s
+        t_s = max(t_s, 0.0)
+        if self.tail_end_s is None or t_s <= self.x_max_s:
+            return self.plot_left + (self.scaled_right - self.plot_left) * min(t_s, self.x_max_s) / self.x_max_s
+        # Inside the break: the idle tail, squeezed, its events in order up to the right edge.
+        span = self.tail_end_s - self.x_max_s
+        inner_left = self.scaled_right + 24
+        return inner_left + (self.plot_right - 8 - inner_left) * min(t_s - self.x_max_s, span) / span
 
     def y(self, position_s: float) -> float:
         span = self.plot_bottom - self.plot_top
@@ -187,16 +204,22 @@ def build_chart(trace: list[list], events: list[ChartEvent], allowed_rate: float
     segments = segments_of(points, start_position)
 
     last_t = max([p.t_s for p in points] + [e.t_s for e in events] + [10.0])
+    activity_end = max([p.t_s for p in points] + [10.0])
+    idle_tail_s = last_t - activity_end
+    breaks = bool(points) and idle_tail_s >= IDLE_BREAK_MIN_S and idle_tail_s > activity_end
     top_position = max([p.position_s for p in points] + [start_position, 10.0])
-    x_step, x_max = nice_axis(last_t)
+    x_step, x_max = nice_axis(activity_end if breaks else last_t)
     y_step, y_max = nice_axis(top_position, max_ticks=6)
     lanes_bottom = LANE_TOP + LANE_HEIGHT * len(LANES)
     plot_top = lanes_bottom + 14
     plot_bottom = plot_top + PLOT_HEIGHT
     chart = Chart(width=WIDTH, height=0, plot_top=plot_top, plot_bottom=plot_bottom, plot_left=PLOT_LEFT,
                   plot_right=PLOT_RIGHT, x_max_s=x_max, y_max_s=y_max, allowed_rate=allowed_rate,
-                  empty=not points)
+                  empty=not points, tail_end_s=last_t if breaks and last_t > x_max else None)
     chart.x_ticks = [(chart.x(i * x_step), mmss(i * x_step)) for i in range(int(round(x_max / x_step)) + 1)]
+    if chart.tail_end_s is not None:
+        chart.x_ticks.append((chart.x(last_t), mmss(last_t)))
+        chart.tail = _tail(chart, points[-1], last_t)
     chart.y_ticks = [(chart.y(i * y_step), mmss(i * y_step)) for i in range(int(round(y_max / y_step)) + 1)]
     chart.runs = _runs(chart, segments)
     chart.reference = _reference(chart, start_position)
@@ -205,7 +228,21 @@ def build_chart(trace: list[list], events: list[ChartEvent], allowed_rate: float
     _place_markers(chart, events)
     _legend(chart, events)
     chart.summary = summarise(segments, events, allowed_rate)
+    if chart.tail is not None:
+        chart.summary.append(f"最后一次心跳后 {chart.tail['idle']}没有心跳，图右侧以折断线压缩表示这段时间。")
     return chart
+
+
+def _tail(chart: Chart, last: TracePoint, end_s: float) -> dict:
+    """The break that stands for the idle tail: a dotted line at the last position across it, and its length."""
+    left = chart.scaled_right
+    y = round(chart.y(last.position_s), 1)
+    middle = (chart.plot_top + chart.plot_bottom) / 2
+    label_y = chart.plot_bottom - 36 if y < middle else chart.plot_top + 34  # away from the dotted line
+    return {"left": round(left, 1), "right": chart.plot_right, "y": y, "label_y": label_y,
+            "from_x": round(chart.x(last.t_s), 1), "to_x": round(chart.x(end_s), 1),
+            "idle": format_duration((end_s - last.t_s) * 1000),
+            "title": f"{mmss(last.t_s)}–{mmss(end_s)} 无心跳（页面离开或关闭），压缩显示"}
 
 
 def _fmt(value: float) -> str:

@@ -41,6 +41,7 @@ EVENT_KINDS: dict[str, EventKind] = {
     "daily_cap": EventKind("达到每日上限", "session", "plus", _GREY),
     "rate": EventKind("倍速播放", "rate", "triangle", _RED),
     "rate_setting": EventKind("播放速率被改动", "rate", "square", _ORANGE),
+    "rate_attempt": EventKind("试图改变倍速（已拦截）", "rate", "plus", _ORANGE),
     "seek": EventKind("跳转进度", "seek", "circle", _GREY),
     "seek_ahead": EventKind("拖动到未观看位置", "seek", "triangle", _RED),
     "beyond_verified": EventKind("超出已验证进度", "seek", "square", _RED),

@@ -139,6 +139,8 @@ class LearnerSessionOut(Schema):
     voided_seconds = fields.Float()
     decision = fields.Nested(LearnerDecisionOut, allow_none=True,
                              metadata={"description": "审核结果与理由（审核后才有）"})
+    hold_reasons = fields.List(fields.String(),
+                               metadata={"description": "转入人工审核的原因，每类迹象一句（未转入审核为空）"})
 
 
 class ProgressOut(Schema):

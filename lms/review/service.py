@@ -20,7 +20,7 @@ from lms.accounts.service import parse_id_batch
 from lms.audit import service as audit
 from lms.core.clock import CHINA_TIME, china_date, china_time
 from lms.core.db import utcnow
-from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound, joined_sentences
 from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Course, Courseware
 from lms.extensions import db
@@ -31,7 +31,7 @@ from lms.orgs.permissions import Permission
 from lms.review.evidence import EVENT_KINDS, describe_values, event_kind, risk_points
 from lms.review.models import ReviewOutcome, SessionReviewDecision
 from lms.tracking import service as tracking
-from lms.tracking.models import CoursewareProgress, HoldState, PlaybackSession, PlaybackState
+from lms.tracking.models import CoursewareProgress, HoldState, PlaybackSession, PlaybackState, SessionEvent
 
 REASON_MAX = 500
 PER_PAGE_DEFAULT, PER_PAGE_MAX = 20, 100
@@ -155,7 +155,7 @@ def parse_queue_filters(args) -> QueueFilters:
         problems["date_to"] = "结束日期不能早于开始日期。"
     problems = collect(problems)
     if problems:
-        raise InvalidInput(problems, "筛选条件有误：" + "；".join(problems.values()))
+        raise InvalidInput(problems, "筛选条件有误：" + joined_sentences(problems.values()))
     return filters
 
 
@@ -187,8 +187,6 @@ def queue_query(actor: User, filters: QueueFilters):
     if filters.risk_max is not None:
         query = query.where(PlaybackSession.risk_score <= filters.risk_max)
     if filters.event_type:
-        from lms.tracking.models import SessionEvent
-
         query = query.where(sa.exists().where(SessionEvent.session_id == PlaybackSession.id,
                                               SessionEvent.type == filters.event_type))
     age = sa.func.coalesce(PlaybackSession.held_at, PlaybackSession.started_at)
@@ -368,6 +366,7 @@ class CoursewareRecord:
     progress: CoursewareProgress | None
     sessions: list[PlaybackSession]
     decisions: dict[int, SessionReviewDecision]
+    hold_reasons: dict[int, list[str]] = field(default_factory=dict)
 
     @property
     def held_count(self) -> int:
@@ -387,12 +386,19 @@ def learner_records(learner: User) -> list[CoursewareRecord]:
         sa.select(SessionReviewDecision).where(SessionReviewDecision.session_id.in_(decided_ids or [0])))}
     progress = {p.courseware_id: p for p in db.session.scalars(
         sa.select(CoursewareProgress).where(CoursewareProgress.user_id == learner.id))}
+    reviewed_ids = [s.id for s in sessions if s.hold_state != HoldState.NONE]
+    types: dict[int, set[str]] = {}
+    for session_id, event_type in db.session.execute(
+            sa.select(SessionEvent.session_id, SessionEvent.type).distinct()
+            .where(SessionEvent.session_id.in_(reviewed_ids or [0]))):
+        types.setdefault(session_id, set()).add(event_type)
+    reasons = {session_id: tracking.hold_reasons(found) for session_id, found in types.items()}
     records: dict[int, CoursewareRecord] = {}
     for session in sessions:
         record = records.get(session.courseware_id)
         if record is None:
             record = records[session.courseware_id] = CoursewareRecord(
-                session.courseware, progress.get(session.courseware_id), [], decisions)
+                session.courseware, progress.get(session.courseware_id), [], decisions, reasons)
         record.sessions.append(session)
     return list(records.values())
 

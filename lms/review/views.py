@@ -131,7 +131,8 @@ def _show_error(form: ReviewDecisionForm, error: ServiceError) -> None:
     for message in unmatched:
         flash(message, "error")
     if isinstance(error, InvalidInput) and not unmatched:
-        flash("审核未提交：" + error.message, "error")
+        # The messages are beside their fields already; repeating them at the top showed each one twice.
+        flash("审核未提交，请按表单中标出的提示修改。", "error")
 
 
 def _decided_message(decided) -> str:

@@ -21,6 +21,9 @@
   var ACK_TIMEOUT_MS = 10000; // an acknowledgement later than this is taken as lost: reopen for a fresh token
   var RETRY_S = 5;
   var SEEK_SLACK_S = 1; // what the page itself played since the last heartbeat may be a second ahead of it
+  // Said when a rate change is undone; the server's sentence for a stretch that did play faster is
+  // "检测到倍速播放，本段不计时" (docs/tracking-protocol.md §4), listed with the other uncounted stretches.
+  var RATE_NOTICE = "播放速度固定为 {rate} 倍速，已为您恢复；检测到倍速播放的时段不计学时。";
   var NOTICE_MS = 8000; // how long a notice about the learner's own action stays before "计时中。" replaces it
   var PLAYED_STEP_S = 3; // a timeupdate step at most this large is playing, not seeking
   var SEEK_STEP_S = 5;
@@ -96,13 +99,15 @@
       mute: $("[data-action=mute]"), volume: $("[data-volume]"), captions: $("[data-action=captions]"),
       fullscreen: $("[data-action=fullscreen]"), frame: $("[data-frame]"), status: $("[data-status]"),
       takeover: $("[data-takeover]"), takeoverMessage: $("[data-takeover-message]"),
-      continueHere: $("[data-action=continue-here]"), held: $("[data-held]"),
+      continueHere: $("[data-action=continue-here]"), held: $("[data-held]"), heldSummary: $("[data-held-summary]"),
+      heldReasons: $("[data-held-reasons]"), rateNotice: $("[data-rate-notice]"),
     };
     var summary = document.querySelector("[data-summary]");
     var s = function (selector) { return summary ? summary.querySelector(selector) : null; };
     var totals = {
       watch: s("[data-watch-time]"), progress: s("[data-watch-progress]"), session: s("[data-session-time]"),
       pending: s("[data-pending]"), pendingTime: s("[data-pending-time]"), coverage: s("[data-coverage]"),
+      pendingNote: s("[data-pending-note]"),
       completion: s("[data-completion]"), list: s("[data-uncounted]"), empty: s("[data-uncounted-empty]"),
     };
     var dialog = document.querySelector("[data-check]");
@@ -120,7 +125,7 @@
     var session = {
       sid: null, token: null, allowedRate: 1, intervalS: 5, minIntervalMs: 2000, lastAckAt: 0,
       furthestVerified: 0, busy: false, requestSeq: 0, timer: null, stopped: false, superseded: false,
-      seekBlocked: 0,
+      seekBlocked: 0, rateBlocked: 0, rateTried: null,
     };
     var local = { lastPosition: 0, watchedUntil: 0, pausedForHidden: false, pausedForCheck: false };
     var check = { current: null, dismissed: null, countdown: null, wasPlaying: false };
@@ -308,10 +313,19 @@
     });
 
     // The playback rate stays at the allowed rate (SPEC §3 invariant 3); faster playing would earn nothing anyway.
+    // An attempt (the browser's menu, an extension, the console) is undone, said, and reported as a hint.
     video.addEventListener("ratechange", function () {
       if (!tracked || Math.abs(video.playbackRate - session.allowedRate) < 1e-6) return;
+      session.rateBlocked += 1;
+      session.rateTried = video.playbackRate;
       video.playbackRate = session.allowedRate;
-      setNotice("播放速度固定为 " + session.allowedRate + " 倍速；倍速播放不计学时。");
+      var text = RATE_NOTICE.replace("{rate}", String(session.allowedRate));
+      if (ui.rateNotice) { // an alert that stays, rather than a status line the next heartbeat replaces
+        ui.rateNotice.textContent = text;
+        ui.rateNotice.hidden = false;
+      } else {
+        setNotice(text);
+      }
     });
 
     video.addEventListener("volumechange", function () {
@@ -390,6 +404,7 @@
         var counted = ack.session.credited_s + ack.session.pending_s;
         totals.session.textContent = formatDuration(counted);
         totals.pending.hidden = !(ack.session.pending_s > 0);
+        if (totals.pendingNote) totals.pendingNote.hidden = totals.pending.hidden;
         totals.pendingTime.textContent = formatDuration(ack.session.pending_s);
       }
       var cw = ack.courseware;
@@ -406,6 +421,20 @@
       totals.completion.classList.toggle("done", done);
       root.dataset.completed = String(done);
       ui.held.hidden = !ack.held;
+      renderHeldReasons(ack.held_reasons);
+    }
+
+    // The server's sentence for each kind of evidence that put the session under review (never its weight).
+    function renderHeldReasons(reasons) {
+      if (!ui.heldReasons || !Array.isArray(reasons)) return;
+      if (ui.heldReasons.dataset.shown === reasons.join("\n")) return; // unchanged: not announced again
+      ui.heldReasons.dataset.shown = reasons.join("\n");
+      ui.heldReasons.replaceChildren.apply(ui.heldReasons, reasons.map(function (reason) {
+        var item = document.createElement("li");
+        item.textContent = reason;
+        return item;
+      }));
+      ui.heldReasons.previousElementSibling.hidden = reasons.length === 0;
     }
 
     // Every interval that earned nothing, with the server's sentence; a run of the same reason is one entry.
@@ -436,7 +465,7 @@
 
     function showNotices(notices, alreadyShown) {
       (notices || []).forEach(function (notice) {
-        if (notice === alreadyShown || notice === ui.held.textContent.trim()) return;
+        if (notice === alreadyShown || notice === ui.heldSummary.textContent.trim()) return;
         addUncounted("voided", notice, 0);
       });
     }
@@ -538,6 +567,10 @@
     function hints() {
       var result = { hidden: Boolean(document.hidden), rate: video.playbackRate, webdriver: Boolean(navigator.webdriver) };
       if (session.seekBlocked > 0) result.seek_blocked = Math.min(session.seekBlocked, 1000);
+      if (session.rateBlocked > 0) {
+        result.rate_blocked = Math.min(session.rateBlocked, 1000);
+        if (isFinite(session.rateTried)) result.rate_tried = Math.min(Math.max(session.rateTried, 0), 100);
+      }
       return result;
     }
 
@@ -554,6 +587,7 @@
       }
       clearTimer();
       var blocked = session.seekBlocked;
+      var rateBlocked = session.rateBlocked;
       request("heartbeat", heartbeatPayload(), function (ack) {
         if (!ack) {
           // The acknowledgement (and its token) was lost: a resume gives a new token (protocol §2.2 bad_token).
@@ -564,6 +598,7 @@
           session.token = ack.token;
           session.lastAckAt = now();
           session.seekBlocked = Math.max(0, session.seekBlocked - blocked);
+          session.rateBlocked = Math.max(0, session.rateBlocked - rateBlocked);
           heartbeatAccepted(ack);
           schedule(ack.next_heartbeat_s);
           return;

@@ -141,6 +141,53 @@ def explain(reason: str, ms: float = 0, settings: TrackingSettings | None = None
     return sentences.get(reason, f"本段未计时（{d}）")
 
 
+def pending_note(settings: TrackingSettings | None = None) -> str:
+    """Say when time and coverage waiting for an attention check count: at the next passed check, and roughly when
+    that comes (the mean of the random draw, never the draw itself)."""
+    settings = settings or TrackingSettings()
+    every = format_duration(settings.check_mean_interval_s * 1000)
+    return (f"待确认的计时和视频覆盖在下一次注意力验证通过后计入。验证在播放中随机出现，平均每播放约 {every}一次；"
+            "看完视频或离开页面时也会请您验证。")
+
+
+# Why a held session waits for review, one sentence per evidence type that added risk (RISK_POLICY), said to the
+# learner: what was seen and what happens if it was a mistake. Never a threshold or a weight: those would teach a
+# cheat how far to go. Strongest signs first.
+HOLD_REASONS: dict[str, str] = {
+    "automation": "浏览器报告正受自动化程序控制；如未使用此类工具，审核员核实后会计入学时。",
+    "regular_cadence": "播放进度的上报节奏像程序一样规律，不像有人在观看；"
+                       "如未使用刷课工具或脚本，审核员核实后会计入学时。",
+    "shared_address": "同一网络地址短时间内有多个账号在学习；如是单位或家庭共用网络，审核员核实后会计入学时。",
+    "shared_device": "同一台设备上有多个账号在学习；"
+                     "如是共用电脑，审核员核实后会计入学时，今后请各自登录自己的账号学习。",
+    "check_fast": "注意力验证的作答快于常人；如确为本人作答，审核员核实后会计入学时。",
+    "rate": "视频播放得比实际时间快（倍速播放）；如未改动播放速度，审核员核实后会计入学时。",
+    "rate_setting": "页面的播放速度被改动过；如未使用插件或脚本改变播放速度，审核员核实后会计入学时。",
+    "check_missed": "注意力验证多次超时未作答；如只是暂时离开，审核员核实后会计入学时，学习时请留在页面前。",
+    "concurrent": "同一账号在多个页面或设备上同时播放；"
+                  "如是您本人换了设备，审核员核实后会计入学时，今后请只在一处播放。",
+    "seek_ahead": "播放进度被拖到了尚未观看的位置；如是误操作，审核员核实后会计入学时。",
+    "check_wrong": "注意力验证多次回答错误；如是输入失误，审核员核实后会计入学时。",
+    "bad_token": "播放记录的校验多次未通过；如是网络不稳定所致，审核员核实后会计入学时。",
+    "played_during_check": "注意力验证期间视频仍在播放；如未使用插件或脚本，审核员核实后会计入学时。",
+    "flood": "播放进度上报得过于频繁，不像正常的播放页面；"
+             "如未使用插件或脚本，审核员核实后会计入学时。",
+    "superseded_heartbeat": "已被其他页面接管的播放仍在上报进度；"
+                            "如是您本人在多处打开了课件，审核员核实后会计入学时。",
+    "beyond_verified": "播放位置超出了已验证的观看进度；如是误操作，审核员核实后会计入学时。",
+    "hidden_playing": "页面隐藏（切换到其他窗口或标签页）时视频仍在播放；"
+                      "如未使用插件或脚本，审核员核实后会计入学时。",
+    "seek_attempt": "多次试图把进度拖到尚未观看的位置；如是误操作，审核员核实后会计入学时。",
+    "rate_attempt": "多次试图改变播放速度（页面已恢复为正常速度）；如是误操作，审核员核实后会计入学时。",
+}
+
+
+def hold_reasons(event_types) -> list[str]:
+    """Return the learner's sentences for why a session is held, given the event types it carries (any order)."""
+    present = set(event_types or ())
+    return [sentence for etype, sentence in HOLD_REASONS.items() if etype in present]
+
+
 # ------------------------------------------------------------------------------------------------ open
 
 
@@ -524,6 +571,7 @@ def _s(ms) -> float:
 
 def _totals(out: dict) -> dict:
     return {
+        "held_reasons": hold_reasons(out.get("held_types")) if out.get("held") else [],
         "session": {"credited_s": _s(out["credited_ms"]), "pending_s": _s(out["pending_ms"]),
                     "voided_s": _s(out["session_voided_ms"])},
         "pending_s": _s(out["pool_ms"]),
@@ -623,9 +671,14 @@ def _hints(hints) -> dict:
     rate = hints.get("rate")
     if isinstance(rate, int | float) and not isinstance(rate, bool) and math.isfinite(rate) and 0 <= rate <= 100:
         clean["rate"] = float(rate)
-    blocked = hints.get("seek_blocked")
-    if isinstance(blocked, int) and not isinstance(blocked, bool) and 0 < blocked <= 1000:
-        clean["seek_blocked"] = blocked
+    for name in ("seek_blocked", "rate_blocked"):
+        blocked = hints.get(name)
+        if isinstance(blocked, int) and not isinstance(blocked, bool) and 0 < blocked <= 1000:
+            clean[name] = blocked
+    tried = hints.get("rate_tried")
+    if "rate_blocked" in clean and isinstance(tried, int | float) and not isinstance(tried, bool) and (
+            math.isfinite(tried) and 0 <= tried <= 100):
+        clean["rate_tried"] = float(tried)
     return clean
 
 

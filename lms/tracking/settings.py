@@ -127,6 +127,7 @@ RISK_POLICY: dict[str, tuple[int, int]] = {
     "check_fast": (40, 100),
     "hidden_playing": (5, 20),
     "seek_attempt": (2, 10),
+    "rate_attempt": (2, 10),  # the page undid it at once: a curious learner, not a cheat, unless it keeps trying
     "automation": (100, 100),
     "regular_cadence": (100, 100),
     "shared_address": (100, 100),

@@ -227,3 +227,38 @@ def test_pending_learner_may_log_in_but_only_sees_their_status(client, tree):
     assert client.get("/people").status_code == 302
     headers = api_token(client, tree.pending_a)
     assert client.get("/api/v1/people", headers=headers).status_code == 403
+
+
+def test_a_logged_in_person_posting_the_registration_form_is_refused_and_keeps_their_session(client, tree):
+    login(client, tree.pending_a)
+    token = csrf_token(client, "/me")
+    before = counts()
+    response = client.post("/register", data={**registration(tree.unit_a.id), "password_confirm": "Secret123abc",
+                                              "csrf_token": token})
+    assert response.status_code == 409
+    assert f"您已登录为 {tree.pending_a.name}" in response.get_data(as_text=True)
+    assert counts() == before
+    assert f"{tree.pending_a.name}" in client.get("/me").get_data(as_text=True)  # still the same account
+
+
+def test_a_logged_in_caller_of_the_registration_api_is_refused_in_chinese(client, tree):
+    headers = api_token(client, tree.learner_a)
+    before = counts()
+    response = client.post("/api/v1/registrations/learners", headers=headers, json=registration(tree.unit_a.id))
+    assert response.status_code == 409
+    assert "您已登录为" in response.get_json()["error"]["message"]
+    login(client, tree.pending_a)  # a page session counts as logged in too
+    response = client.post("/api/v1/registrations/learners", json=registration(tree.unit_a.id))
+    assert response.status_code == 409
+    assert counts() == before
+
+
+def test_a_registration_whose_confirmation_differs_is_refused_with_every_other_problem_shown(client, tree):
+    token = csrf_token(client, "/register")
+    before = counts()
+    response = client.post("/register", data={**registration(tree.unit_a.id, phone="123"),
+                                              "password_confirm": "Other123abc", "csrf_token": token})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "两次输入的密码不一致" in page and "11 位" in page
+    assert counts() == before

@@ -328,6 +328,15 @@ def test_a_new_shorter_video_makes_the_courseware_unpublishable_until_its_hours_
     assert publish(client, tree, course).status_code == 200
 
 
+def test_the_refusal_to_publish_joins_the_problems_of_several_coursewares_as_one_sentence(client, tree):
+    too_short = make_media(tree.base_a, duration_s=200.0, write_files=False)
+    course = make_course(tree.base_a, hours=(0.1, 1.0), media=[too_short, None])
+    message = publish(client, tree, course).get_json()["error"]["message"]
+    assert "4.5 分钟" in message and "还没有上传视频" in message
+    assert "。；" not in message and "。。" not in message and message.endswith("。")
+    assert message.count("。") == 1
+
+
 def test_a_video_under_four_and_a_half_minutes_cannot_carry_any_hours(client, tree):
     course = make_course(tree.base_a, hours=(0.1,), media=[make_media(tree.base_a, duration_s=200.0,
                                                                        write_files=False)])

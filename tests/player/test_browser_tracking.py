@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from lms.courses.models import CourseState
 from lms.extensions import db
+from lms.tracking import service as tracking
 from lms.tracking.models import CoursewareProgress, HoldState
 from tests.player import enroll, live_server, make_course, make_packaged_media
 from tests.support import services
@@ -160,6 +161,43 @@ def test_a_playback_rate_forced_to_8_by_script_earns_no_more_than_real_time(app,
     assert rows[0].heartbeat_count >= 3  # the page kept reporting while the script forced the rate
 
 
+def test_a_playback_rate_set_from_the_console_is_undone_said_and_reported_for_the_reviewer(
+        app, tree, lecture, learner_page):
+    app.config["LMS_TRACKING"] = FAST_TRACKING
+    learner = tree.learner_a
+    with live_server(app) as url:
+        page = learner_page(url)
+        start_playing(page, url, lecture)
+        page.evaluate("document.querySelector('video').playbackRate = 4")  # as typed in the console
+        notice = page.locator("[data-rate-notice]")
+        notice.wait_for(state="visible")
+        assert "播放速度固定为 1 倍速" in notice.inner_text() and "倍速播放" in notice.inner_text()
+        assert page.evaluate("document.querySelector('video').playbackRate") == 1.0
+        for _ in range(2):  # the second acknowledged heartbeat was sent after the attempt: it carried the hint
+            counted = page.locator("[data-session-time]").inner_text()
+            page.wait_for_function("t => document.querySelector('[data-session-time]').textContent !== t",
+                                   arg=counted)
+        leave(page, learner, lecture)
+        rows = flushed_sessions(learner, lecture)
+
+    [attempt] = [e for e in rows[0].events if e.type == "rate_attempt"]
+    assert attempt.values == {"count": 1, "rate": 4.0}
+    assert rows[0].hold_state == HoldState.NONE  # a curious learner is not held for it
+
+
+def test_time_waiting_for_an_attention_check_says_when_it_will_count(app, tree, lecture, learner_page):
+    app.config["LMS_TRACKING"] = {**FAST_TRACKING, "check_mean_interval_s": 900.0, "check_min_gap_s": 600.0}
+    with live_server(app) as url:
+        page = learner_page(url)
+        note = page.locator("[data-pending-note]")
+        start_playing(page, url, lecture)
+        page.locator("[data-pending]").wait_for(state="visible")
+        assert note.is_visible()
+        assert note.inner_text() == tracking.pending_note(tracking.tracking_settings())
+        assert "下一次注意力验证通过后计入" in note.inner_text() and "平均每播放约 15 分钟一次" in note.inner_text()
+        leave(page, tree.learner_a, lecture)
+
+
 def test_a_page_whose_document_hidden_is_overridden_pauses_and_earns_no_more_than_real_time(
         app, tree, lecture, learner_page):
     app.config["LMS_TRACKING"] = FAST_TRACKING
@@ -270,3 +308,50 @@ def test_seeking_forward_past_the_verified_position_snaps_back_with_a_notice_and
     assert len(rows) == 1 and rows[0].furthest_verified_s < 8
     assert any(e.type == "seek_attempt" and e.values["count"] >= 1 for e in rows[0].events)
     assert rows[0].credited_seconds + rows[0].pending_seconds <= elapsed
+
+
+def test_the_player_page_requests_nothing_that_fails(app, tree, lecture, learner_page):
+    app.config["LMS_TRACKING"] = FAST_TRACKING
+    with live_server(app) as url:
+        page = learner_page(url)
+        failed = []
+        page.on("response", lambda response: failed.append(f"{response.status} {response.url}")
+                if response.status >= 400 else None)
+        # A request cancelled by leaving the page it belonged to (ERR_ABORTED) did not fail.
+        page.on("requestfailed", lambda request: failed.append(f"{request.failure} {request.url}")
+                if request.failure != "net::ERR_ABORTED" else None)
+        # The browser's own requests (the favicon) reach no response handler, only the console.
+        page.on("console", lambda message: failed.append(f"{message.text} {message.location['url']}")
+                if message.type == "error" else None)
+        start_playing(page, url, lecture)
+        page.wait_for_timeout(1500)  # a heartbeat or two, and whatever the page loads late
+        leave(page, tree.learner_a, lecture)
+    assert failed == []
+
+
+def test_a_learner_whose_playback_is_held_is_told_why_in_the_player_and_in_the_watch_records(
+        app, tree, lecture, browser):
+    app.config["LMS_TRACKING"] = FAST_TRACKING
+    learner = tree.learner_a
+    automation = tracking.HOLD_REASONS["automation"]
+    with live_server(app) as url:
+        context = honest_context(browser)
+        # navigator.webdriver true, as a browser driven by a bot reports it (the module's browser hides it)
+        context.add_init_script("Object.defineProperty(Navigator.prototype, 'webdriver', {get: () => true})")
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        log_in(page, url, learner)
+        start_playing(page, url, lecture)
+        held = page.locator("[data-held]")
+        held.wait_for(state="visible")
+        page.locator("[data-held-reasons] li").first.wait_for()
+        assert page.locator("[data-held-reasons] li").all_inner_texts() == [automation]
+        leave(page, learner, lecture)
+        rows = flushed_sessions(learner, lecture)
+        assert rows[0].hold_state == HoldState.HELD
+        records = context.new_page()
+        records.goto(f"{url}/my/watch-records")
+        row = records.locator(f"[data-session='{rows[0].public_id}']")
+        assert "待审核" in row.inner_text()
+        assert row.locator("[data-hold-reasons] li").all_inner_texts() == [automation]
+        context.close()

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from lms.extensions import db
 from lms.review.models import SessionReviewDecision
 from lms.tracking.models import HoldState, PlaybackSession
+from lms.tracking.service import HOLD_REASONS
 from tests.conftest import api_token
 from tests.review import make_session, speed_up_events, speed_up_trace
 from tests.tracking import make_ready_courseware
@@ -103,7 +104,8 @@ def test_a_session_comes_with_its_trace_events_other_sessions_and_chart(client, 
 
 def test_a_reviewer_decides_through_the_api_and_the_learner_reads_the_outcome(client, tree, courseware):
     session = make_session(tree.learner_a, courseware)
-    other = make_session(tree.learner_b, courseware)
+    other = make_session(tree.learner_b, courseware, events=[(0.0, "opened", {"resume_ms": 0}),
+                                                             (3.0, "automation", {"source": "webdriver"})])
     reviewer = api_token(client, tree.reviewer)
 
     response = client.post(f"{API}/decisions", headers=reviewer,
@@ -133,6 +135,7 @@ def test_a_reviewer_decides_through_the_api_and_the_learner_reads_the_outcome(cl
     [theirs] = client.get("/api/v1/my/watch-records", headers=api_token(client, tree.learner_b)).get_json()
     assert [s["id"] for s in theirs["sessions"]] == [other.id] and theirs["held_count"] == 1
     assert theirs["sessions"][0]["decision"] is None
+    assert theirs["sessions"][0]["hold_reasons"] == [HOLD_REASONS["automation"]]  # why, never the points
 
 
 HELD = "the held session's id"

@@ -131,3 +131,32 @@ def test_event_values_are_said_in_chinese():
     assert describe_values({"id": "k1", "kind": "play", "latency_ms": 400}) == (
         "验证编号 k1，验证类型 播放中验证，作答用时 0.4 秒")
     assert describe_values({"voided_ms": 725000, "reason": "check_missed"}) == "作废 12 分 5 秒，原因 验证超时未答"
+
+
+def test_a_session_closed_long_after_its_last_heartbeat_is_scaled_to_its_activity_with_the_idle_tail_as_a_break(
+        client, tree, courseware):
+    # 1 min 22 s of playing, then the tab went away: closed for "长时间无心跳" 31 minutes after it opened.
+    trace = [[t * 1000, t * 1000, 5000, None] for t in range(5, 85, 5)] + [[82_000, 82_000, 2000, None]]
+    events = [(0.0, "opened", {"resume_ms": 0}), (1860.0, "closed", {"reason": "idle"})]
+    session = make_session(tree.learner_a, courseware, trace=trace, events=events)
+    login(client, tree.reviewer)
+    html = client.get(f"/review/sessions/{session.id}").get_data(as_text=True)
+    svg = chart_svg(html)
+
+    x_ticks = ticks(svg, "x")
+    assert "01:30" in x_ticks and "31:00" in x_ticks and "15:00" not in x_ticks  # scaled to the activity
+    plot = next(e for e in svg.iter(f"{SVG_NS}rect") if e.get("fill") == "none")
+    plot_left, plot_width = float(plot.get("x")), float(plot.get("width"))
+    [played] = polylines(svg, "credited")
+    assert played[-1][0] - played[0][0] > 0.7 * plot_width  # no longer a sliver at the left
+    brk = next(e for e in svg.iter(f"{SVG_NS}g") if e.get("class") == "idle-break")
+    assert "无心跳" in "".join(brk.itertext()) and "29 分 38 秒" in "".join(brk.itertext())
+    [closed_x] = markers(svg, "closed")
+    assert closed_x > played[-1][0] + 60 and closed_x <= plot_left + plot_width  # inside the break, at its end
+    assert "最后一次心跳后 29 分 38 秒没有心跳" in html
+
+
+def test_a_short_pause_at_the_end_is_drawn_to_scale_without_a_break():
+    trace = [[t * 1000, t * 1000, 5000, None] for t in range(5, 305, 5)]
+    chart = build_chart(trace, [ChartEvent(0.0, "opened", {"resume_ms": 0}), ChartEvent(400.0, "closed", {})])
+    assert chart.tail is None and chart.x_max_s >= 400

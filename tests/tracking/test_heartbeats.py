@@ -480,6 +480,44 @@ def test_a_webdriver_hint_holds_the_session_but_earns_like_any_other(clock):
 def test_a_headless_browser_is_held_from_the_start(clock):
     player = Player.open(clock, user_agent="Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/156.0.0.0 Safari/537.36")
     assert player.acks[0]["held"] is True
+    assert player.acks[0]["held_reasons"] == [service.HOLD_REASONS["automation"]]
+
+
+def test_the_learner_is_told_each_reason_a_session_is_held_and_nothing_while_it_is_not(clock):
+    player = Player.open(clock)
+    assert player.beat(hints={"rate": 2.0, "hidden": False, "webdriver": False})["held_reasons"] == []
+    ack = player.beat(hints={"webdriver": True, "hidden": False, "rate": 1.0})
+    assert ack["held"] is True
+    # Both kinds of evidence, strongest first, each said once however often it was seen.
+    assert ack["held_reasons"] == [service.HOLD_REASONS["automation"], service.HOLD_REASONS["rate_setting"]]
+    assert player.beat(hints={"webdriver": True, "hidden": False, "rate": 1.0})["held_reasons"] == ack["held_reasons"]
+
+
+def test_a_rate_change_the_page_undid_is_a_low_weight_event_that_never_holds_a_curious_learner(clock):
+    player = Player.open(clock)
+    ack = None
+    for i in range(20):  # trying again and again, at the server-drawn delays of an honest page
+        ack = player.beat(4.0 + (i * 7 % 11) / 5, hints={"hidden": False, "rate": 1.0, "webdriver": False,
+                                                         "rate_blocked": 3, "rate_tried": 4})
+    attempts = [e for e in events(player) if e["type"] == "rate_attempt"]
+    assert len(attempts) == 20 and attempts[0]["v"] == {"count": 3, "rate": 4.0}
+    assert ack["held"] is False and ack["interval"]["credited_s"] == ack["interval"]["seconds"]  # 1×: in full
+    assert 0 < int(session_field(player, "risk")) < service.tracking_settings().hold_threshold
+
+
+@pytest.mark.parametrize("hints", [{"rate_blocked": 0}, {"rate_blocked": -1}, {"rate_blocked": True},
+                                   {"rate_blocked": 1001}, {"rate_blocked": "3"}, {"rate_tried": 4}])
+def test_malformed_rate_attempt_hints_are_ignored(clock, hints):
+    player = Player.open(clock)
+    player.beat(hints=hints)
+    assert "rate_attempt" not in event_types(player)
+
+
+def test_every_kind_of_evidence_that_can_hold_a_session_has_a_plain_sentence_without_figures():
+    assert set(service.HOLD_REASONS) == set(service.RISK_POLICY)
+    for sentence in service.HOLD_REASONS.values():
+        assert not any(ch.isdigit() for ch in sentence), sentence  # no threshold, weight or count
+        assert "审核员核实后会计入学时" in sentence and sentence.endswith("。")
 
 
 def test_machine_regular_heartbeats_are_held_and_irregular_ones_are_not(clock):

@@ -187,6 +187,17 @@ local function end_session(sid, state, reason, by, draw)
   return true
 end
 
+-- The evidence types that added risk to a held session, so that the learner can be told why it waits for review.
+local function held_types(sid)
+  local types = {}
+  for etype, _ in pairs(CFG.risk) do
+    if num(redis.call('HGET', skey(sid), 'n:' .. etype)) > 0 then
+      types[#types + 1] = etype
+    end
+  end
+  return types
+end
+
 local function totals(sid)
   local t = redis.call('HMGET', skey(sid), 'credited_ms', 'prov_ms', 'voided_ms', 'held', 'cw', 'req_watch_ms',
     'req_cov_s', 'dur_ms')
@@ -194,6 +205,7 @@ local function totals(sid)
   local cwh = hgetall(P .. 'cw:' .. cw)
   return {
     credited_ms = num(t[1]), pending_ms = num(t[2]), session_voided_ms = num(t[3]), held = t[4] == '1',
+    held_types = t[4] == '1' and held_types(sid) or nil,
     pool_ms = pool_ms(), watch_ms = num(cwh.watch_ms), coverage_s = redis.call('BITCOUNT', P .. 'cov:' .. cw),
     furthest_ms = num(cwh.furthest_ms), resume_ms = num(cwh.resume_ms), required_watch_ms = num(t[6]),
     required_coverage_s = num(t[7]), duration_ms = num(t[8]), completed = cwh.completed == '1',

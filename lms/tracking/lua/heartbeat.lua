@@ -215,6 +215,9 @@ end
 if type(hints.seek_blocked) == 'number' and hints.seek_blocked > 0 then
   add_event(sid, 'seek_attempt', {count = hints.seek_blocked})
 end
+if type(hints.rate_blocked) == 'number' and hints.rate_blocked > 0 then
+  add_event(sid, 'rate_attempt', {count = hints.rate_blocked, rate = hints.rate_tried})
+end
 
 local trn = num(h.tr_n)
 if trn < CFG.max_trace then

@@ -367,8 +367,14 @@ def _label_markers(chart: Chart) -> None:
             else:
                 clusters.append([marker])
         label_end = chart.plot_left - 100.0
+        per_type: dict[str, int] = {}
+        for marker in lane:
+            per_type[marker.type] = per_type.get(marker.type, 0) + 1
         for cluster in clusters:
             text = cluster[0].label + (f" ×{len(cluster)}" if len(cluster) > 1 else "")
+            if per_type[cluster[0].type] > len(cluster):
+                # The type recurs elsewhere on the lane: say the whole count, as the summary does.
+                text += f"（共 {per_type[cluster[0].type]} 次）"
             start = cluster[-1].x + MARKER_R + 3
             end = start + _label_width(text)
             covered = any(start - MARKER_R < m.x < end + MARKER_R for m in lane if m not in cluster)

@@ -160,3 +160,13 @@ def test_a_short_pause_at_the_end_is_drawn_to_scale_without_a_break():
     trace = [[t * 1000, t * 1000, 5000, None] for t in range(5, 305, 5)]
     chart = build_chart(trace, [ChartEvent(0.0, "opened", {"resume_ms": 0}), ChartEvent(400.0, "closed", {})])
     assert chart.tail is None and chart.x_max_s >= 400
+
+
+def test_a_split_run_of_one_event_type_says_the_whole_count_like_the_summary():
+    # Seven rate events close together, then one far later: the summary counts 8, so the label must too.
+    trace = [[t * 1000, t * 1000, 1000, None] for t in range(1, 300)]
+    events = [ChartEvent(10.0 + i, "rate", {"rate": 2.0}) for i in range(7)] + [ChartEvent(250.0, "rate",
+                                                                                       {"rate": 2.0})]
+    chart = build_chart(trace, events)
+    labels = [text for _x, _y, text in chart.marker_labels if text.startswith("倍速播放")]
+    assert labels and all("共 8 次" in text for text in labels), labels

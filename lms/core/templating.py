@@ -52,6 +52,10 @@ def navigation() -> list[tuple[str, str]]:
 def register_template_helpers(app: Flask) -> None:
     """Expose the navigation to every template."""
     app.context_processor(lambda: {"navigation": navigation, "has_permission": _current_has, "Permission": Permission})
+    # A global, not a context variable: macros imported without context (the courseware hours field) read it.
+    from lms.courses.models import SECONDS_PER_CREDIT_HOUR
+
+    app.jinja_env.globals["MINUTES_PER_CREDIT_HOUR"] = SECONDS_PER_CREDIT_HOUR // 60
 
 
 def _current_has(permission: Permission, org=None) -> bool:

@@ -607,3 +607,10 @@ def test_registering_the_namespaces_again_keeps_exactly_one_handler(app):
     handlers = [h for h in socketio.namespace_handlers if isinstance(h, MediaNamespace)]
     assert len(handlers) == 1
     assert socketio.server.namespace_handlers[MEDIA_NAMESPACE] is handlers[0]
+
+
+def test_the_hours_field_says_the_video_length_each_hour_needs_before_any_upload(client, tree):
+    login(client, tree.admins["base_a"])
+    course = make_course(tree.base_a)
+    page = client.get(f"/base/courses/{course.id}").get_data(as_text=True)
+    assert "每学时需视频至少 45 分钟（0.1 学时 → 4.5 分钟）" in page

@@ -40,25 +40,30 @@ PEOPLE_SQL = sa.text(f"""
 
 STANDINGS_SQL = sa.text(f"""
     WITH scope AS ({_SCOPE}),
+    voided AS (
+        SELECT DISTINCT a.user_id FROM ledger_adjustments a
+        WHERE a.year = :year AND a.kind = 'void_year' AND a.decided_at < :cutoff),
     balances AS (
         SELECT e.user_id, s.child_id,
                SUM(CASE WHEN e.category = 'public' THEN e.hours ELSE 0 END) AS pub,
                SUM(CASE WHEN e.category = 'professional' THEN e.hours ELSE 0 END) AS pro
         FROM ledger_entries e JOIN users u ON u.id = e.user_id JOIN scope s ON s.org_id = u.org_id
-        WHERE e.year = :year AND e.posted_at < :cutoff
-        GROUP BY e.user_id, s.child_id),
-    voided AS (
-        SELECT DISTINCT a.user_id FROM ledger_adjustments a
-        WHERE a.year = :year AND a.kind = 'void_year' AND a.decided_at < :cutoff)
+        WHERE e.year = :year AND e.posted_at < :cutoff AND e.user_id NOT IN (SELECT user_id FROM voided)
+        GROUP BY e.user_id, s.child_id)
     SELECT b.child_id,
-           SUM(CASE WHEN v.user_id IS NOT NULL THEN 1 ELSE 0 END),
-           SUM(CASE WHEN v.user_id IS NULL AND b.pub + b.pro >= :total AND b.pub >= :public AND b.pro >= :professional
-                    THEN 1 ELSE 0 END),
-           SUM(CASE WHEN v.user_id IS NULL AND NOT (b.pub + b.pro >= :total AND b.pub >= :public
-                    AND b.pro >= :professional) AND b.pub + b.pro >= :close THEN 1 ELSE 0 END),
-           SUM(CASE WHEN v.user_id IS NULL AND b.pub + b.pro < :close AND b.pub + b.pro > 0 THEN 1 ELSE 0 END)
-    FROM balances b LEFT JOIN voided v ON v.user_id = b.user_id
-    GROUP BY b.child_id""")
+           SUM(CASE WHEN b.pub + b.pro >= :total AND b.pub >= :public AND b.pro >= :professional THEN 1 ELSE 0 END),
+           SUM(CASE WHEN NOT (b.pub + b.pro >= :total AND b.pub >= :public AND b.pro >= :professional)
+                    AND b.pub + b.pro >= :close THEN 1 ELSE 0 END),
+           SUM(CASE WHEN b.pub + b.pro < :close AND b.pub + b.pro > 0 THEN 1 ELSE 0 END)
+    FROM balances b GROUP BY b.child_id""")
+
+# A voided year counts whatever its balance, even one that never had hours.
+VOIDED_SQL = sa.text(f"""
+    WITH scope AS ({_SCOPE})
+    SELECT s.child_id, COUNT(DISTINCT a.user_id)
+    FROM ledger_adjustments a JOIN users u ON u.id = a.user_id JOIN scope s ON s.org_id = u.org_id
+    WHERE a.year = :year AND a.kind = 'void_year' AND a.decided_at < :cutoff
+    GROUP BY s.child_id""")
 
 SOURCES_SQL = sa.text(f"""
     WITH scope AS ({_SCOPE})
@@ -89,11 +94,12 @@ def report_as_of(root: Org, year: int, day: dt.date) -> Report:
         row = rows[child_id]
         row.registered, row.approved, row.pending, row.disabled = registered, approved or 0, pending or 0, \
             disabled or 0
-    for child_id, voided, met, close, short in reader.execute(STANDINGS_SQL, params):
+    for child_id, met, close, short in reader.execute(STANDINGS_SQL, params):
         standings = rows[child_id].standings
-        for standing, count in ((Standing.VOIDED, voided), (Standing.MET, met), (Standing.CLOSE, close),
-                                (Standing.SHORT, short)):
+        for standing, count in ((Standing.MET, met), (Standing.CLOSE, close), (Standing.SHORT, short)):
             standings[standing.value] = int(count or 0)
+    for child_id, voided in reader.execute(VOIDED_SQL, params):
+        rows[child_id].standings[Standing.VOIDED.value] = int(voided)
     for child_id, category, source, hours in reader.execute(SOURCES_SQL, params):
         rows[child_id].hours[(category, source)] = Decimal(str(hours)).quantize(Decimal("0.1"))
     total = Figures(root.id, root.name, root.kind.value)

@@ -24,6 +24,12 @@ def config(base_config):
     return dataclasses.replace(base_config, database_replica_url=base_config.database_url)
 
 
+@pytest.fixture(autouse=True)
+def _close_the_replica_engine(app):
+    yield
+    db.engines["replica"].dispose()  # the app fixture disposes the primary's engine only
+
+
 def _count_statements(engine):
     seen = []
     sa.event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))

@@ -88,3 +88,17 @@ def _positive(raw, default: int, field: str) -> int:
 def total_of(db, query) -> int:
     """Count a query's rows without loading them."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+
+
+def page_filters(args: Mapping) -> tuple[dict, ListFilters]:
+    """A page's filters: a malformed one is flashed in Chinese and the list shown unfiltered (a page never 422s)."""
+    from flask import flash
+
+    from lms.core.errors import ServiceError
+
+    args = dict(args)
+    try:
+        return args, ListFilters.parse(args)
+    except ServiceError as error:
+        flash(error.message, "error")
+        return {}, ListFilters()

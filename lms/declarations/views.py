@@ -14,7 +14,7 @@ from lms.accounts.forms import attach_errors
 from lms.accounts.models import Role
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, NotFound, ServiceError
-from lms.core.queues import ListFilters
+from lms.core.queues import page_filters
 from lms.declarations import evidence, service
 from lms.declarations.forms import ArchiveHostingForm, CsrfForm, DeferralForm
 from lms.declarations.models import DeclarationEvidence
@@ -259,12 +259,7 @@ def review():
 
 
 def _render_review(status: int = 200):
-    args = request.args.to_dict()
-    try:
-        filters = ListFilters.parse(args)
-    except ServiceError as error:
-        flash(error.message, "error")
-        args, filters = {}, ListFilters()
+    args, filters = page_filters(request.args.to_dict())
     queue = filters.paginate(db, service.review_queue_query(current_user, filters, args.get("kind") or None))
     return render_template("declarations/review.html", queue=queue, filters=args,
                            recent=service.subtree_declarations(current_user), decisions=service.Decision.LABELS,

@@ -10,7 +10,7 @@ from lms.accounts import service as accounts
 from lms.accounts.forms import DecisionForm, attach_errors
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
-from lms.core.queues import ListFilters
+from lms.core.queues import page_filters
 from lms.extensions import db
 from lms.orgs import service
 from lms.orgs.access import admin_org, has_permission
@@ -102,12 +102,7 @@ def registrations_page():
 
 def _render_queue():
     """Render the review queues of the current admin, filtered and one page at a time."""
-    args = request.args.to_dict()
-    try:
-        filters = ListFilters.parse(args)
-    except ServiceError as error:
-        flash(error.message, "error")
-        args, filters = {}, ListFilters()
+    args, filters = page_filters(request.args.to_dict())
     learners = filters.paginate(db, accounts.filter_registrations(accounts.reviewable_learners_query(current_user),
                                                                   filters))
     orgs = filters.paginate(db, service.filter_registrations(service.reviewable_orgs_query(current_user), filters))

@@ -43,8 +43,8 @@ class PeopleQuery(ReportQuery):
 def comprehensive(_args):
     """继教综合统计: the subtree's figures for a year and each direct child's (drill down with ``org_id``)."""
     # The service reads the raw arguments itself, so a malformed one gets its Chinese message.
-    root = service.statistics_root(g.api_user, request.args.get("org_id"))
-    year, as_of = service.parse_year(request.args.get("year")), service.parse_as_of(request.args.get("as_of"))
+    root, year = service.scope_and_year(g.api_user, request.args)
+    as_of = service.parse_as_of(request.args.get("as_of"))
     report = service.report(root, year) if as_of is None else report_as_of(root, year, as_of)
     return {"year": report.year, "as_of": as_of.isoformat() if as_of else None, "total": report.root.as_dict(),
             "children": [c.as_dict() for c in report.children]}
@@ -56,8 +56,7 @@ def comprehensive(_args):
 @api_user(permission=Permission.VIEW_STATISTICS)
 def people(_args):
     """专技人员信息查询: the subtree's people with the year's hours by category, filtered, one page at a time."""
-    root = service.statistics_root(g.api_user, request.args.get("org_id"))
-    year = service.parse_year(request.args.get("year"))
+    root, year = service.scope_and_year(g.api_user, request.args)
     query = service.people_query(g.api_user, root, year, request.args)
     filters = ListFilters.parse({"page": request.args.get("page"), "per_page": request.args.get("per_page")})
     full = has_permission(g.api_user, Permission.VIEW_FULL_ID_NUMBERS)
@@ -77,7 +76,6 @@ def people(_args):
 @api_user(permission=Permission.VIEW_STATISTICS)
 def series(_args):
     """职称系列分布: the subtree's approved learners per title series, by standing in the year."""
-    root = service.statistics_root(g.api_user, request.args.get("org_id"))
-    year = service.parse_year(request.args.get("year"))
+    root, year = service.scope_and_year(g.api_user, request.args)
     return {"year": year, "items": [{"series": r.series, "people": r.people, "standings": r.standings,
                                      "met_percent": r.met_percent} for r in service.series_distribution(root, year)]}

@@ -128,6 +128,11 @@ def statistics_root(actor: User, org_id=None) -> Org:
     return org
 
 
+def scope_and_year(actor: User, args: Mapping) -> tuple[Org, int]:
+    """The organisation (``org_id``, default the actor's own) and year (``year``, default this year) asked about."""
+    return statistics_root(actor, args.get("org_id")), parse_year(args.get("year"))
+
+
 def home_progress(actor: User) -> Figures | None:
     """This year's figures of the admin's own subtree for the home page, when they may see statistics."""
     if not has_permission(actor, Permission.VIEW_STATISTICS):

@@ -58,11 +58,13 @@ def record_entries(user, entries: Iterable[LedgerEntry], rule_set: RuleSet) -> N
     for year, year_entries in by_year.items():
         public = sum((e.hours for e in year_entries if e.category == Category.PUBLIC), Decimal(0))
         professional = sum((e.hours for e in year_entries if e.category == Category.PROFESSIONAL), Decimal(0))
-        _move_person(user.id, user.org_id, year, public, professional, rule_set)
+        # The organisation the person's row counts for, read under the row's lock: a transfer confirmed at the
+        # same moment moves the row first or waits, so the hours go where the counters are.
+        counted_org = _move_person(user.id, user.org_id, year, public, professional, rule_set)
         sources: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         for entry in year_entries:
             sources[(entry.category.value, source_of(entry))] += entry.hours
-        _add_source_hours(user.org_id, year, sources)
+        _add_source_hours(counted_org, year, sources)
 
 
 def mark_voided(user, year: int) -> None:
@@ -234,7 +236,8 @@ def _expire_cached(user_id: int, year: int) -> None:
 
 
 def _move_person(user_id: int, org_id: int, year: int, public: Decimal, professional: Decimal,
-                 rule_set: RuleSet) -> None:
+                 rule_set: RuleSet) -> int:
+    """Add to the person's year and move the counters if their standing changed; return the row's organisation."""
     _ensure_person(user_id, org_id, year)
     table = PersonYearHours.__table__
     new_public, new_professional, old_standing, counted_org = db.session.execute(
@@ -251,6 +254,7 @@ def _move_person(user_id: int, org_id: int, year: int, public: Decimal, professi
         _count(counted_org, year, old_standing, -1)
         _count(counted_org, year, new_standing, +1)
     _expire_cached(user_id, year)
+    return counted_org
 
 
 def _ancestry(org_id: int) -> list[int]:

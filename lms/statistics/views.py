@@ -29,8 +29,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @page_user(permission=Permission.VIEW_STATISTICS)
 def overview():
     """The subtree's figures for a year, one row and one bar per direct child, each row a drill-down link."""
-    root = service.statistics_root(current_user, request.args.get("org_id"))
-    year = service.parse_year(request.args.get("year"))
+    root, year = service.scope_and_year(current_user, request.args)
     as_of = service.parse_as_of(request.args.get("as_of"))
     report = service.report(root, year) if as_of is None else report_as_of(root, year, as_of)
     return render_template("statistics/overview.html", report=report, root=root, year=year, as_of=as_of,
@@ -43,8 +42,7 @@ def overview():
 @page_user(permission=Permission.VIEW_STATISTICS)
 def people():
     """专技人员信息查询: the subtree's people with their year's hours, filtered; a unit's drill-down lands here."""
-    root = service.statistics_root(current_user, request.args.get("org_id"))
-    year = service.parse_year(request.args.get("year"))
+    root, year = service.scope_and_year(current_user, request.args)
     query = service.people_query(current_user, root, year, request.args)
     filters = ListFilters.parse({"page": request.args.get("page"), "per_page": PEOPLE_PER_PAGE})
     total = service.count_of(query)
@@ -60,8 +58,7 @@ def people():
 @page_user(permission=Permission.VIEW_STATISTICS)
 def people_export():
     """The filtered people as .xlsx; full ID numbers only with the permission for them; the export is logged."""
-    root = service.statistics_root(current_user, request.args.get("org_id"))
-    year = service.parse_year(request.args.get("year"))
+    root, year = service.scope_and_year(current_user, request.args)
     query = service.people_query(current_user, root, year, request.args)
     full = has_permission(current_user, Permission.VIEW_FULL_ID_NUMBERS)
     workbook, count = export.people_workbook(query, year, full)
@@ -76,8 +73,7 @@ def people_export():
 @page_user(permission=Permission.VIEW_STATISTICS)
 def series():
     """职称系列分布: people per title series with compliance, as a chart and a table."""
-    root = service.statistics_root(current_user, request.args.get("org_id"))
-    year = service.parse_year(request.args.get("year"))
+    root, year = service.scope_and_year(current_user, request.args)
     rows = service.series_distribution(root, year)
     chart = {"categories": [r.series for r in rows],
              "series": [{"name": s.label, "key": s.value, "data": [r.standings[s.value] for r in rows]}
@@ -90,8 +86,7 @@ def series():
 @page_user(permission=Permission.VIEW_STATISTICS)
 def series_export():
     """导出数据: the series table as .xlsx; the export is logged."""
-    root = service.statistics_root(current_user, request.args.get("org_id"))
-    year = service.parse_year(request.args.get("year"))
+    root, year = service.scope_and_year(current_user, request.args)
     rows = service.series_distribution(root, year)
     workbook = export.series_workbook(rows, year, CHART_STANDINGS)
     audit.record(current_user, "statistics.export_series", object_type="org", object_id=root.id, label=root.name,
@@ -105,8 +100,7 @@ def series_export():
 @page_user(permission=Permission.VIEW_STATISTICS)
 def courses():
     """Each course's enrolments, completions, quiz pass rate and watch time (bases: their own courses)."""
-    root = service.statistics_root(current_user, request.args.get("org_id"))
-    year = service.parse_year(request.args.get("year"))
+    root, year = service.scope_and_year(current_user, request.args)
     return render_template("statistics/courses.html", root=root, year=year,
                            rows=course_figures(root, year), trail=_trail(root))
 

@@ -203,11 +203,15 @@ DIRECTIONS = {"in": "调入", "out": "调出"}
 
 
 def records_query(actor: User, direction: str | None = None, status: str | None = None):
-    """Select the transfers into or out of the actor's subtree (调转记录), newest first."""
-    require(actor, RECORDS_PERMISSION)
+    """Select the transfers into or out of the actor's subtree (调转记录), newest first.
+
+    A people manager reads the whole subtree's; an admin who only does transfers, their own unit's.
+    """
+    permission = RECORDS_PERMISSION if has_permission(actor, RECORDS_PERMISSION) else Permission.TRANSFER_PEOPLE
+    require(actor, permission)
     source, destination = aliased(Org), aliased(Org)
-    into = within_scope(destination.path, actor, RECORDS_PERMISSION)
-    out_of = within_scope(source.path, actor, RECORDS_PERMISSION)
+    into = within_scope(destination.path, actor, permission)
+    out_of = within_scope(source.path, actor, permission)
     condition = {"in": into, "out": out_of}.get(direction or "", sa.or_(into, out_of))
     query = (sa.select(PersonTransfer).join(source, PersonTransfer.from_org_id == source.id)
              .join(destination, PersonTransfer.to_org_id == destination.id).where(condition)

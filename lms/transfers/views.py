@@ -34,8 +34,9 @@ def _helpers() -> dict:
             "csrf_form": CsrfForm(formdata=None), "statuses": list(TransferStatus), "directions": service.DIRECTIONS}
 
 
+# An admin who only does transfers still needs this page: the transfers awaiting them are listed here.
 @bp.get("/transfers")
-@page_user(permission=service.RECORDS_PERMISSION)
+@page_user(permission=(service.RECORDS_PERMISSION, Permission.TRANSFER_PEOPLE))
 def records_page():
     """The transfers into and out of the admin's subtree, newest first, by direction and state."""
     filters = {key: request.args.get(key, "") for key in ("direction", "status")}
@@ -50,7 +51,7 @@ def records_page():
 
 
 @bp.get("/transfers/<int:transfer_id>")
-@page_user(permission=service.RECORDS_PERMISSION)
+@page_user(permission=(service.RECORDS_PERMISSION, Permission.TRANSFER_PEOPLE))
 def detail_page(transfer_id: int):
     """One transfer: the person's record as filed, both units, who started and who decided, when and why."""
     return render_template("transfers/detail.html", transfer=service.transfer_for(current_user, transfer_id),

@@ -226,24 +226,18 @@ def test_a_declaration_in_review_finishes_with_the_reviewers_fixed_at_submission
     assert declarations.review_queue(db.session.get(User, tree.admins["dept_b"].id)) == []
 
 
-def test_two_simultaneous_confirmations_leave_one_result(app, tree, config):
-    if config.embedded_database:
-        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers and refuses a stale one")
-    year = meet_requirement(tree.learner_a)
-    transfer = service.start_transfer(tree.admins["unit_a"], tree.learner_a.id, target=tree.unit_b.credit_code)
-    db.session.commit()
-    transfer_id, admin_ids = transfer.id, [tree.admins["unit_b"].id, make_user(tree.unit_b, login="unit_b_2").id]
-    barrier = threading.Barrier(2)
-    confirmed, refused, failures = [], [], []
+def _race(app, *acts) -> tuple[list, list[str]]:
+    """Run each act in its own thread and app context at the same moment; return the winners and the refusals."""
+    barrier = threading.Barrier(len(acts))
+    done, refused, failures = [], [], []
 
-    def confirm(admin_id):
+    def run(index, act):
         with app.app_context():
             try:
-                admin = db.session.get(User, admin_id)
                 barrier.wait(timeout=10)
-                service.confirm_transfer(admin, transfer_id)
+                act()
                 db.session.commit()
-                confirmed.append(admin_id)
+                done.append(index)
             except Conflict as error:
                 db.session.rollback()
                 refused.append(error.message)
@@ -252,17 +246,63 @@ def test_two_simultaneous_confirmations_leave_one_result(app, tree, config):
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=confirm, args=(admin_id,)) for admin_id in admin_ids]
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(acts)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert failures == [] and len(confirmed) == 1 and len(refused) == 1 and "已调转" in refused[0]
+    assert failures == []
+    return done, refused
+
+
+def _postgres_only(config):
+    if config.embedded_database:
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers and refuses a stale one")
+
+
+def test_two_simultaneous_confirmations_leave_one_result(app, tree, config):
+    _postgres_only(config)
+    meet_requirement(tree.learner_a)
+    transfer = service.start_transfer(tree.admins["unit_a"], tree.learner_a.id, target=tree.unit_b.credit_code)
+    db.session.commit()
+    transfer_id, admin_ids = transfer.id, [tree.admins["unit_b"].id, make_user(tree.unit_b, login="unit_b_2").id]
+    done, refused = _race(app, *[lambda admin_id=admin_id: service.confirm_transfer(db.session.get(User, admin_id),
+                                                                                     transfer_id)
+                                 for admin_id in admin_ids])
+    assert len(done) == 1 and len(refused) == 1 and "已调转" in refused[0]
     db.session.expire_all()
-    assert db.session.get(PersonTransfer, transfer_id).decided_by_id == confirmed[0]
+    assert db.session.get(PersonTransfer, transfer_id).decided_by_id == admin_ids[done[0]]
+    assert db.session.get(User, tree.learner_a.id).org_id == tree.unit_b.id
     assert _audit_actions() == ["transfer.start", "transfer.confirm"]
-    assert year == ledger.china_today().year
     _figures_hold(tree.unit_a, tree.unit_b, tree.province)
+
+
+def test_a_confirmation_and_a_withdrawal_at_the_same_moment_leave_one_result(app, tree, config):
+    _postgres_only(config)
+    transfer = service.start_transfer(tree.admins["unit_a"], tree.learner_a.id, target=tree.unit_b.credit_code)
+    db.session.commit()
+    transfer_id, old_id, new_id = transfer.id, tree.admins["unit_a"].id, tree.admins["unit_b"].id
+    done, refused = _race(app, lambda: service.confirm_transfer(db.session.get(User, new_id), transfer_id),
+                          lambda: service.cancel_transfer(db.session.get(User, old_id), transfer_id))
+    assert len(done) == 1 and len(refused) == 1
+    db.session.expire_all()
+    status = db.session.get(PersonTransfer, transfer_id).status
+    moved = db.session.get(User, tree.learner_a.id).org_id == tree.unit_b.id
+    assert (status, moved) == ((TransferStatus.CONFIRMED, True) if done == [0] else (TransferStatus.CANCELLED, False))
+    assert len(_audit_actions()) == 2
+
+
+def test_two_simultaneous_starts_for_one_person_leave_one_open_transfer(app, tree, config):
+    _postgres_only(config)
+    other = make_org(OrgKind.UNIT, tree.dept_b)
+    admin_id, person_id = tree.admins["unit_a"].id, tree.learner_a.id
+    done, refused = _race(app, *[lambda code=code: service.start_transfer(db.session.get(User, admin_id), person_id,
+                                                                         target=code)
+                                 for code in (tree.unit_b.credit_code, other.credit_code)])
+    assert len(done) == 1 and refused == [f"{tree.learner_a.name}已有一项尚未办结的调转，不能再发起。"]
+    db.session.expire_all()
+    assert len(db.session.scalars(sa.select(PersonTransfer)).all()) == 1
+    assert _audit_actions() == ["transfer.start"]
 
 
 def test_the_pages_start_a_transfer_out_and_confirm_it_in(app, tree):
@@ -291,3 +331,21 @@ def test_the_pages_start_a_transfer_out_and_confirm_it_in(app, tree):
     assert db.session.get(PersonTransfer, transfer.id).status == TransferStatus.CONFIRMED
     detail = old_page.get(f"/transfers/{transfer.id}").get_data(as_text=True)
     assert "已调转" in detail and tree.admins["unit_b"].name in detail
+
+
+def test_an_admin_who_only_does_transfers_confirms_from_the_records_page(app, client, tree):
+    only = make_user(tree.unit_b, login="unit_b_transfers_only")
+    role = AdminRole(org_id=tree.unit_b.id, name="只办调转", permission_codes=Permission.TRANSFER_PEOPLE.value)
+    db.session.add(role)
+    db.session.flush()
+    db.session.scalars(sa.select(OrgAdmin).where(OrgAdmin.user_id == only.id)).one().role_id = role.id
+    db.session.commit()
+    transfer_id = _start(client, tree.admins["unit_a"], tree.learner_a, tree.unit_b.credit_code).get_json()["id"]
+    assert client.get("/api/v1/transfers", headers=_token(client, only)).status_code == 403  # 调转记录 API: 人员管理
+    page = client_for(app, only)
+    html = page.get("/transfers").get_data(as_text=True)
+    assert "人员调入审核" in html and "确认调转" in html and tree.learner_a.name in html
+    response = page.post(f"/transfers/{transfer_id}/confirm", data={"csrf_token": csrf_token(page, "/transfers")})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(PersonTransfer, transfer_id).decided_by_id == only.id

@@ -163,14 +163,17 @@ def _register_blueprints(app: Flask) -> None:
     from lms.review.views import bp as review_pages
     from lms.statistics.api import blp as statistics_api
     from lms.statistics.views import bp as statistics_pages
+    from lms.transfers.api import blp as transfers_api
+    from lms.transfers.views import bp as transfer_pages
 
     # exams_api: the quiz attempt page's own JSON calls, CSRF-checked like the forms.
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
                       certificate_pages, review_pages, declaration_pages, exams_pages, exams_api, audit_pages,
-                      statistics_pages, notify_pages):
+                      statistics_pages, notify_pages, transfer_pages):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
-    for blueprint in (accounts_api, orgs_api, org_admin_api, courses_api, uploads_api, review_api, statistics_api):
+    for blueprint in (accounts_api, orgs_api, org_admin_api, courses_api, uploads_api, review_api, statistics_api,
+                      transfers_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

@@ -336,6 +336,9 @@ DEMO_STAFF = (
 )
 
 
+TRANSFER_UNIT = "荆州市第一人民医院"
+
+
 def seed_demo_staff_progress(department_admin: User) -> list[str]:
     """Give the demo units staff with this year's hours at every stage, and certificates to those who met it.
 
@@ -353,6 +356,8 @@ def seed_demo_staff_progress(department_admin: User) -> list[str]:
     summary = []
     for unit_number, (unit_name, serial, staff) in enumerate(DEMO_STAFF):
         unit = _org(OrgKind.UNIT, unit_name, department, serial=serial)
+        if unit_name == TRANSFER_UNIT:  # a second unit admin, so a transfer can be started and confirmed
+            _user(unit, ADMIN_ROLE_FOR_KIND[OrgKind.UNIT], "unit2_admin", "人民医院管理员", "13900000008")
         met = 0
         for number, (name, public, professional) in enumerate(staff, start=1):
             id_number = make_id_number("421002", dt.date(1980 + number, 1 + unit_number, 10 + number),

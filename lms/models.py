@@ -12,3 +12,4 @@ from lms.orgs import models as orgs  # noqa: F401
 from lms.review import models as review  # noqa: F401
 from lms.statistics import models as statistics  # noqa: F401
 from lms.tracking import models as tracking  # noqa: F401
+from lms.transfers import models as transfers  # noqa: F401

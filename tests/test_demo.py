@@ -105,3 +105,20 @@ def test_the_demo_city_sees_its_units_at_every_stage_and_the_units_have_certific
     assert units["荆州市妇幼保健院"].met_percent == 0 and units["荆州市第一人民医院"].met_percent > 60
     _root, certificates = subtree_query(city_admin, year)
     assert len(db.session.scalars(certificates).all()) == 5
+
+
+def test_the_demo_has_a_second_unit_admin_who_confirms_a_transfer_from_the_first(app):
+    from lms.demo import TRANSFER_UNIT, seed_demo_staff_progress
+    from lms.transfers import service as transfers
+
+    logins = seed_demo_data()
+    db.session.commit()
+    seed_demo_staff_progress(db.session.scalar(sa.select(User).where(User.login == "dept_admin")))
+    unit_admin, unit2_admin, learner = (db.session.scalar(sa.select(User).where(User.login == login))
+                                        for login in ("unit_admin", "unit2_admin", logins[-1].login))
+    assert unit2_admin.org.name == TRANSFER_UNIT
+    (target,) = transfers.target_units(unit_admin, "第一人民医院")
+    transfer = transfers.start_transfer(unit_admin, learner.id, to_org_id=target.id, note="演示调转")
+    transfers.confirm_transfer(unit2_admin, transfer.id)
+    db.session.commit()
+    assert learner.org_id == unit2_admin.org_id

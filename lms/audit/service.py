@@ -30,6 +30,8 @@ ACTION_LABELS = {
     "org.settings": "修改单位设置",
     "declaration.decide": "审核学时申报", "declaration.void": "认定弄虚作假",
     "deferral.grant": "办理顺延补学",
+    "transfer.start": "发起人员调出", "transfer.confirm": "确认调转", "transfer.refuse": "拒绝调入",
+    "transfer.cancel": "撤回人员调出",
     "session.decide": "观看记录审核",
     "certificate.lookup": "查询证书", "evidence.download": "下载申报材料",
     "audit.export": "导出操作日志", "people.import": "批量导入人员", "people.export": "导出人员",

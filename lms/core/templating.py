@@ -18,6 +18,7 @@ ADMIN_MENU = [
     ("学时审核", "declarations.review", {Permission.REVIEW_DECLARATIONS}),
     ("顺延补学", "declarations.deferrals", {Permission.GRANT_DEFERRALS}),
     ("档案托管", "declarations.archive_hostings", {Permission.HOST_ARCHIVES}),
+    ("人员调转", "transfers.records_page", {Permission.TRANSFER_PEOPLE, Permission.MANAGE_PEOPLE}),
     ("证书查询打印", "certificates.certificate_list", {Permission.LOOKUP_CERTIFICATES}),
     ("创建人社部门", "orgs.create_bureau", {Permission.CREATE_BUREAUS}),
     ("观看审核", "review.queue", {Permission.VIEW_SESSIONS, Permission.REVIEW_SESSIONS}),

@@ -55,7 +55,12 @@ def china_today(now: dt.datetime | None = None) -> dt.date:
 
 def region_of(user: User) -> str:
     """The person's rule-set region: the region of their organisation or its nearest ancestor that has one."""
-    org_ids = [int(part) for part in user.org.path.strip("/").split("/") if part]
+    return region_of_org(user.org)
+
+
+def region_of_org(org: Org) -> str:
+    """The rule-set region of people of ``org``: its own region or that of its nearest ancestor that has one."""
+    org_ids = [int(part) for part in org.path.strip("/").split("/") if part]
     regions = dict(db.session.execute(sa.select(Org.id, Org.region).where(Org.id.in_(org_ids))).all())
     for org_id in reversed(org_ids):
         if regions.get(org_id):

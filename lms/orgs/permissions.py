@@ -36,6 +36,7 @@ class Permission(enum.StrEnum):
     VOID_DECLARATIONS = "void_declarations"
     GRANT_DEFERRALS = "grant_deferrals"
     HOST_ARCHIVES = "host_archives"
+    TRANSFER_PEOPLE = "transfer_people"
     VIEW_STATISTICS = "view_statistics"
     LOOKUP_CERTIFICATES = "lookup_certificates"
     VIEW_FULL_ID_NUMBERS = "view_full_id_numbers"
@@ -90,6 +91,8 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
         "顺延补学", "为因伤、病、孕等原因未完成的人员办理顺延补学（第十七条）。", UNIT),
     Permission.HOST_ARCHIVES: PermissionInfo(
         "档案托管", "登记本机构托管档案的人员（人事档案管理服务机构）。", UNIT),
+    Permission.TRANSFER_PEOPLE: PermissionInfo(
+        "人员调转", "把本单位人员调出到省内另一单位，确认或拒绝调入本单位的人员（管理手册 5.1.6）。", UNIT),
     Permission.VIEW_STATISTICS: PermissionInfo(
         "统计查询", "查看本单位及下级的学时统计、人员进度。", EVERY_ADMIN_KIND),
     Permission.LOOKUP_CERTIFICATES: PermissionInfo(

@@ -21,6 +21,8 @@ from lms.orgs.access import has_permission
 from lms.orgs.permissions import Permission
 from lms.orgs.service import reviewable_orgs_query
 from lms.review.service import held_count
+from lms.transfers.models import PersonTransfer
+from lms.transfers.service import awaiting_condition
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +50,10 @@ def _declarations(actor: User) -> int:
                              .where(review_queue_condition(actor)))
 
 
+def _transfers(actor: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(PersonTransfer).where(awaiting_condition(actor)))
+
+
 # (key, label, permission, count, endpoint): shown only to admins holding the permission.
 TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
     ("learner_registrations", "待审核的人员注册", Permission.APPROVE_PEOPLE, _learner_registrations,
@@ -55,6 +61,7 @@ TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
     ("org_registrations", "待审核的单位注册", Permission.APPROVE_ORGS, _org_registrations, "orgs.registrations_page"),
     ("declarations", "轮到本单位审核的学时申报", Permission.REVIEW_DECLARATIONS, _declarations, "declarations.review"),
     ("held_sessions", "待审核的挂起观看记录", Permission.REVIEW_SESSIONS, held_count, "review.queue"),
+    ("transfers", "待本单位确认的人员调入", Permission.TRANSFER_PEOPLE, _transfers, "transfers.records_page"),
 ]
 
 

@@ -86,6 +86,11 @@ def _import_into(api, page, targets, inside):
                            content_type="multipart/form-data")
 
 
+def _transfer_out(api, page, targets, inside):
+    # No unit given: past authorisation the answer is 422 (choose the unit), before it 403.
+    return api.open("/api/v1/transfers", method="POST", json={"person_id": _person(targets, inside).id})
+
+
 ACTIONS = [
     Action("待审核人员", Permission.APPROVE_PEOPLE, _api("GET", _fixed("/api/v1/registrations/learners/pending"))),
     Action("待审核单位", Permission.APPROVE_ORGS, _api("GET", _fixed("/api/v1/registrations/orgs/pending"))),
@@ -111,6 +116,10 @@ ACTIONS = [
     Action("认定弄虚作假", Permission.VOID_DECLARATIONS, _page("POST", _fixed("/declarations/999999/void"))),
     Action("顺延补学", Permission.GRANT_DEFERRALS, _page("GET", _fixed("/declarations/deferrals"))),
     Action("档案托管", Permission.HOST_ARCHIVES, _page("GET", _fixed("/declarations/archive-hostings"))),
+    Action("人员调出", Permission.TRANSFER_PEOPLE, _transfer_out, _person),
+    Action("调转目标单位查询", Permission.TRANSFER_PEOPLE, _api("GET", _fixed("/api/v1/transfers/targets?q=单位"))),
+    Action("人员调入审核", Permission.TRANSFER_PEOPLE, _api("GET", _fixed("/api/v1/transfers/awaiting"))),
+    Action("调转记录", Permission.MANAGE_PEOPLE, _api("GET", _fixed("/api/v1/transfers"))),
     Action("证书查询", Permission.LOOKUP_CERTIFICATES, _page("GET", _fixed("/certificates/lookup"))),
     Action("课程管理", Permission.MANAGE_COURSES, _api("GET", _fixed("/api/v1/base/courses"))),
     Action("观看审核队列", Permission.VIEW_SESSIONS, _api("GET", _fixed("/api/v1/review/sessions"))),

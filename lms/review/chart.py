@@ -122,6 +122,7 @@ class Marker:
     title: str
     risky: bool
     outline: bool  # crosses and pluses are drawn as strokes, the other shapes filled
+    lane_y: float = 0.0  # the lane's middle; ``y`` is moved off it when another marker stands at the same time
 
 
 @dataclass
@@ -333,19 +334,34 @@ def _place_markers(chart: Chart, events: list[ChartEvent]) -> None:
     risk_xs: set[float] = set()
     for event in events:
         kind = event_kind(event.type)
-        x, y = round(chart.x(event.t_s), 1), lane_y.get(kind.lane, lane_y["session"])
+        x, lane = round(chart.x(event.t_s), 1), lane_y.get(kind.lane, lane_y["session"])
+        y = _free_y(chart.markers, event.type, x, lane)
         details = describe_values(event.values)
         points = risk_points(event.type)
         title = f"{mmss(event.t_s, tenths=True)} {kind.label}" + (f"：{details}" if details else "") + (
             f"（风险 +{points}）" if points else "")
         chart.markers.append(Marker(event.type, kind.label, x, y, marker_path(kind.shape, x, y), kind.colour,
-                                    title, points > 0, kind.shape in STROKE_ONLY_SHAPES))
+                                    title, points > 0, kind.shape in STROKE_ONLY_SHAPES, lane))
         if points:
             risk_xs.add(x)
         if event.type == "held" and chart.held_x is None:
             chart.held_x = x
     chart.risk_lines = sorted(risk_xs)
     _label_markers(chart)
+
+
+# Where a marker goes when another of a different type already stands at its time in its lane: just above or
+# below the lane's middle (the lane is 22 units high, a marker 11), so that neither hides the other.
+NUDGES = (0.0, -5.5, 5.5)
+
+
+def _free_y(placed: list[Marker], event_type: str, x: float, lane: float) -> float:
+    for nudge in NUDGES:
+        y = lane + nudge
+        if not any(m.lane_y == lane and m.type != event_type and abs(m.x - x) < MARKER_R * 1.6
+                   and abs(m.y - y) < MARKER_R for m in placed):
+            return y
+    return lane
 
 
 def _label_width(text: str) -> float:
@@ -357,7 +373,7 @@ def _label_markers(chart: Chart) -> None:
     after its last marker. Markers left unlabelled are named by the legend and their tooltips."""
     lanes: dict[float, list[Marker]] = {}
     for marker in chart.markers:
-        lanes.setdefault(marker.y, []).append(marker)
+        lanes.setdefault(marker.lane_y, []).append(marker)
     for y, lane in lanes.items():
         clusters: list[list[Marker]] = []
         for marker in lane:

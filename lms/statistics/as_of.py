@@ -16,10 +16,11 @@ import sqlalchemy as sa
 
 from lms.core.queues import utc_start_of
 from lms.core.replica import read_session
+from lms.ledger.service import region_of_org
 from lms.orgs.models import Org, OrgKind
 from lms.rules import rule_set_for
 from lms.statistics.models import Standing
-from lms.statistics.service import Figures, Report, region_of_org
+from lms.statistics.service import Figures, Report
 from lms.statistics.tally import CLOSE_SHARE
 
 # Each organisation of the subtree with the direct child of the root it lies under (NULL: the root itself).
@@ -77,7 +78,7 @@ SOURCES_SQL = sa.text(f"""
 
 def report_as_of(root: Org, year: int, day: dt.date) -> Report:
     """The comprehensive statistics of ``root``'s subtree as they stood at the end of ``day``."""
-    rule_set = rule_set_for(region_of_org(root.id), year)
+    rule_set = rule_set_for(region_of_org(root), year)
     minimums = {cid: category.minimum for cid, category in rule_set.categories.items()}
     # Thresholds as floats: SQLite's driver takes no Decimal, and hours have one decimal place.
     params = {"root": root.id, "pattern": root.path + "%", "year": year,

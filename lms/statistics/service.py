@@ -23,7 +23,7 @@ from lms.core.validation import clean_text
 from lms.courses.models import Category
 from lms.extensions import db
 from lms.ledger.models import AdjustmentKind, LedgerAdjustment, LedgerEntry
-from lms.ledger.service import DEFAULT_REGION, china_today, rule_set_of
+from lms.ledger.service import china_today, region_of_org, rule_set_of
 from lms.orgs.access import admin_org, has_permission
 from lms.orgs.models import Org, OrgKind, ReviewStatus
 from lms.orgs.permissions import Permission
@@ -333,23 +333,12 @@ def person_rows(rows, year: int):
     tenth = Decimal("0.1")
     for user_id, name, id_number, series, post, org_id, org_name, public, professional, standing in rows:
         if org_id not in rule_sets:
-            rule_sets[org_id] = rule_set_for(region_of_org(org_id), year)
+            rule_sets[org_id] = rule_set_for(region_of_org(db.session.get(Org, org_id)), year)
         public, professional = Decimal(public).quantize(tenth), Decimal(professional).quantize(tenth)
         standing = Standing(standing)
         missing = Decimal(0) if standing in (Standing.MET, Standing.VOIDED) else \
             shortfall(public, professional, rule_sets[org_id])
         yield PersonRow(user_id, name, id_number, series, post, org_name, public, professional, standing, missing)
-
-
-def region_of_org(org_id: int) -> str:
-    """The rule-set region of an organisation's people (``lms.ledger.service.region_of`` without the person)."""
-    path = db.session.scalar(sa.select(Org.path).where(Org.id == org_id)) or ""
-    ids = [int(part) for part in path.strip("/").split("/") if part]
-    regions = dict(db.session.execute(sa.select(Org.id, Org.region).where(Org.id.in_(ids))).all())
-    for ancestor in reversed(ids):
-        if regions.get(ancestor):
-            return regions[ancestor]
-    return DEFAULT_REGION
 
 
 # ------------------------------------------------------------------------------------------------ series (5.4.2)

@@ -170,3 +170,14 @@ def test_a_split_run_of_one_event_type_says_the_whole_count_like_the_summary():
     chart = build_chart(trace, events)
     labels = [text for _x, _y, text in chart.marker_labels if text.startswith("倍速播放")]
     assert labels and all("共 8 次" in text for text in labels), labels
+
+
+def test_two_events_at_one_moment_in_one_lane_are_both_visible():
+    # A rate change and the rate attempt it caused, at the same second, in the rate lane.
+    trace = [[t * 1000, t * 1000, 1000, None] for t in range(1, 100)]
+    events = [ChartEvent(50.0, "rate", {"rate": 2.0}), ChartEvent(50.0, "rate_attempt", {"rate": 4.0})]
+    chart = build_chart(trace, events)
+    placed = {m.type: m for m in chart.markers}
+    rate, attempt = placed["rate"], placed["rate_attempt"]
+    assert rate.lane_y == attempt.lane_y and rate.x == attempt.x
+    assert abs(rate.y - attempt.y) >= 5.5

@@ -14,6 +14,7 @@ from lms.audit.models import AuditEntry
 from lms.core.clock import china_date
 from lms.core.db import utcnow
 from lms.extensions import db
+from lms.notices import service
 from lms.notices.models import Notice, NoticeAttachment, NoticeRead
 from tests.conftest import api_token, csrf_token
 from tests.declarations import EXE, PDF, client_for, png_bytes
@@ -75,9 +76,11 @@ def test_only_notices_between_publish_day_and_expiry_day_and_not_withdrawn_are_s
                         newest: "已发布", withdrawn: "已撤回"}
     assert client_for(app, tree.learner_a).get(f"/notices/{future}").status_code == 404
     # A date that is no date, or an expiry before the publish day, is refused in Chinese.
-    response = client.post("/api/v1/notices", headers=headers, json={
-        "title": "t", "body": "<p>x</p>", "audience": "all", "publish_date": "2026-12-10", "expires_date": "2026-12-01"})
-    assert response.status_code == 422 and "截止日期不能早于发布日期" in response.get_json()["error"]["message"]
+    for dates, message in ((("2026-12-10", "2026-12-01"), "截止日期不能早于发布日期"),
+                           (("2026-13-01", ""), "不是有效日期")):
+        response = client.post("/api/v1/notices", headers=headers, json={
+            "title": "t", "body": "<p>x</p>", "audience": "all", "publish_date": dates[0], "expires_date": dates[1]})
+        assert response.status_code == 422 and message in response.get_json()["error"]["message"]
 
 
 def test_opening_a_notice_leaves_one_read_mark_and_lowers_the_unread_count(app, tree):
@@ -112,7 +115,8 @@ def test_only_the_publishing_organisation_edits_or_withdraws_its_notice_and_each
         headers = api_token(client, tree.admins[outsider])
         response = client.put(f"/api/v1/notices/{notice_id}", headers=headers,
                               json={"title": "改掉", "body": "<p>y</p>", "audience": "all"})
-        assert response.status_code == 403 and "只能修改、撤回本单位发布的通知" in response.get_json()["error"]["message"]
+        assert response.status_code == 403
+        assert "只能修改、撤回本单位发布的通知" in response.get_json()["error"]["message"]
         assert client.post(f"/api/v1/notices/{notice_id}/withdraw", headers=headers).status_code == 403
     db.session.expire_all()
     notice = db.session.get(Notice, notice_id)
@@ -233,3 +237,16 @@ def test_the_login_page_shows_the_provinces_current_public_notices_to_everyone(a
     assert client.get(f"/notices/{public}").status_code == 200
     assert client.get(f"/notices/{city_notice}").status_code == 404
     assert _count(NoticeRead) == 0  # the public leaves no read marks
+
+
+def test_the_demo_notices_reach_the_demo_learner_and_the_login_page_once_however_often_seeded(app, client):
+    from lms.accounts.models import User
+    from lms.demo import DEMO_NOTICES, seed_demo_data, seed_demo_notices
+
+    logins = seed_demo_data()
+    db.session.commit()
+    assert len(seed_demo_notices()) == 2 and seed_demo_notices() == []
+    learner = db.session.scalar(sa.select(User).where(User.login == logins[-1].login))
+    assert [n.title for n, _ in service.visible_notices(learner)] == [DEMO_NOTICES[0][1], DEMO_NOTICES[1][1]]
+    login_page = client.get("/login").get_data(as_text=True)
+    assert DEMO_NOTICES[0][1] in login_page and DEMO_NOTICES[1][1] not in login_page

@@ -1,7 +1,7 @@
 """Add notices (信息发布), their attachments and read marks
 
 Revision ID: 11f7ffe1d781
-Revises: b2d4f6a8c0e1
+Revises: 6c2cfa717e15
 Create Date: 2026-12-07 17:00:00.000000
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '11f7ffe1d781'
-down_revision = 'b2d4f6a8c0e1'
+down_revision = '6c2cfa717e15'
 branch_labels = None
 depends_on = None
 

@@ -154,6 +154,8 @@ def _register_blueprints(app: Flask) -> None:
     from lms.exams.views import bp as exams_pages
     from lms.extensions import csrf
     from lms.ledger.views import bp as ledger_pages
+    from lms.notices.api import blp as notices_api
+    from lms.notices.views import bp as notice_pages
     from lms.notify.views import bp as notify_pages
     from lms.orgs.admin_api import blp as org_admin_api
     from lms.orgs.api import blp as orgs_api
@@ -169,11 +171,11 @@ def _register_blueprints(app: Flask) -> None:
     # exams_api: the quiz attempt page's own JSON calls, CSRF-checked like the forms.
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
                       certificate_pages, review_pages, declaration_pages, exams_pages, exams_api, audit_pages,
-                      statistics_pages, notify_pages, transfer_pages):
+                      statistics_pages, notify_pages, transfer_pages, notice_pages):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, org_admin_api, courses_api, uploads_api, review_api, statistics_api,
-                      transfers_api):
+                      transfers_api, notices_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

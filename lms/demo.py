@@ -382,3 +382,31 @@ def seed_demo_staff_progress(department_admin: User) -> list[str]:
         summary.append(f"{unit_name}：{len(staff)} 人，{met} 人已达标")
     db.session.commit()
     return summary
+
+
+DEMO_NOTICES = (
+    # (publisher login, title, audience, pinned, body)
+    ("province_admin", "关于做好2026年度专业技术人员继续教育工作的通知", "all", True,
+     "<p>各市（州）人社局、省直各主管部门：</p><p>请组织专业技术人员在<strong>本年度12月31日前</strong>完成"
+     "不少于90学时的继续教育，其中公需科目不少于30学时。</p><ul><li>网上学习：登录本平台选课学习</li>"
+     "<li>线下学习：按《学时管理办法》第十四条申报</li></ul>"),
+    ("city_admin", "荆州市2026年度公需科目学习安排", "learners", False,
+     "<h2>学习安排</h2><p>本市专业技术人员可选学平台上的公需科目课程，学时按课程标定学时计入。</p>"
+     "<p>咨询：<a href=\"mailto:jxjy@example.cn\">jxjy@example.cn</a></p>"),
+)
+
+
+def seed_demo_notices() -> list[str]:
+    """Publish the demo notices (the province's public one, the city's to its learners); safe to run again."""
+    from lms.notices import service as notices
+    from lms.notices.models import Notice
+
+    published = []
+    for login, title, audience, pinned, body in DEMO_NOTICES:
+        publisher = db.session.scalar(sa.select(User).where(User.login == login))
+        if db.session.scalar(sa.select(Notice.id).where(Notice.org_id == publisher.org_id, Notice.title == title)):
+            continue
+        notices.publish(publisher, {"title": title, "body": body, "audience": audience, "pinned": pinned})
+        published.append(title)
+    db.session.commit()
+    return published

@@ -35,6 +35,7 @@ ACTION_LABELS = {
     "session.decide": "观看记录审核",
     "certificate.lookup": "查询证书", "evidence.download": "下载申报材料",
     "audit.export": "导出操作日志", "people.import": "批量导入人员", "people.export": "导出人员",
+    "notice.publish": "发布通知公告", "notice.edit": "修改通知公告", "notice.withdraw": "撤回通知公告",
 }
 
 

@@ -22,6 +22,7 @@ ADMIN_MENU = [
     ("证书查询打印", "certificates.certificate_list", {Permission.LOOKUP_CERTIFICATES}),
     ("创建人社部门", "orgs.create_bureau", {Permission.CREATE_BUREAUS}),
     ("观看审核", "review.queue", {Permission.VIEW_SESSIONS, Permission.REVIEW_SESSIONS}),
+    ("发布通知", "notices.manage", {Permission.PUBLISH_NOTICES}),
     ("课程管理", "courses.base_courses", {Permission.MANAGE_COURSES}),
     ("统计查询", "statistics.overview", {Permission.VIEW_STATISTICS}),
     ("操作日志", "audit.log_page", {Permission.VIEW_AUDIT_LOG}),
@@ -41,6 +42,11 @@ def navigation() -> list[tuple[str, str]]:
         entries.append(("观看记录", url_for("review.my_records")))
         entries.append(("我的学时", url_for("ledger.year_page")))
         entries.append(("学时申报", url_for("declarations.mine")))
+    if current_user.is_approved:
+        from lms.notices.service import unread_count
+
+        unread = unread_count(current_user)
+        entries.append((f"通知公告（{unread}）" if unread else "通知公告", url_for("notices.notice_list")))
     held = permissions_of(current_user)
     home = admin_org(current_user)
     for label, endpoint, needs in ADMIN_MENU:

@@ -44,6 +44,7 @@ class Permission(enum.StrEnum):
     MANAGE_COURSES = "manage_courses"
     VIEW_SESSIONS = "view_sessions"
     REVIEW_SESSIONS = "review_sessions"
+    PUBLISH_NOTICES = "publish_notices"
 
     @property
     def label(self) -> str:
@@ -107,6 +108,8 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
         "查看观看审核", "查看本辖区被挂起的观看记录及其证据（只读）。", HR_KINDS),
     Permission.REVIEW_SESSIONS: PermissionInfo(
         "防作弊审核", "对挂起的观看记录作出放行或作废的决定（SPEC §3）。", HR_KINDS, super_admin_holds=False),
+    Permission.PUBLISH_NOTICES: PermissionInfo(
+        "发布通知公告", "向本单位及下级单位发布、修改、撤回通知公告（信息发布）。", DEPARTMENT_AND_HR),
 }
 
 assert set(CATALOGUE) == set(Permission), "every permission needs its catalogue entry"

@@ -125,6 +125,9 @@ ACTIONS = [
     Action("观看审核队列", Permission.VIEW_SESSIONS, _api("GET", _fixed("/api/v1/review/sessions"))),
     Action("观看审核决定", Permission.REVIEW_SESSIONS,
            _api("POST", _fixed("/api/v1/review/decisions"), {"ids": [], "decision": "release", "reason": ""})),
+    Action("本单位通知", Permission.PUBLISH_NOTICES, _api("GET", _fixed("/api/v1/notices/published"))),
+    Action("撤回通知", Permission.PUBLISH_NOTICES, _api("POST", _fixed("/api/v1/notices/999999/withdraw"))),
+    Action("发布通知页", Permission.PUBLISH_NOTICES, _page("GET", _fixed("/notices/new"))),
 ]
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lms.core.errors import InvalidInput
+from lms.core.errors import InvalidInput, joined_sentences
 from lms.rules import CreditedThisYear, FactsError, UnknownKind, compute, default_rule_sets, rule_set_for
 from lms.rules.model import Fact, Kind
 
@@ -84,7 +84,9 @@ def test_every_bad_fact_is_reported_at_once_as_invalid_input():
         compute(HUBEI, "org_training", {"start_date": "soon", "travel_days": True, "hours": "-1"})
     assert set(caught.value.fields) == {"start_date", "end_date", "travel_days", "hours", "category"}
     assert caught.value.status == 422
-    assert caught.value.message == "；".join(caught.value.fields.values())
+    # One sentence: the fields' messages joined by "；" without their own full stops, ending in one.
+    assert caught.value.message == joined_sentences(caught.value.fields.values())
+    assert "。；" not in caught.value.message and caught.value.message.endswith("。")
 
 
 def test_facts_from_a_form_as_text_are_accepted():

@@ -31,6 +31,16 @@ class StorageBusy(ServiceError):
     code = "storage_unavailable"
 
 
+def settings_from_config(cls, key: str):
+    """Build a settings dataclass from the dict ``app.config[key]``, refusing names it does not have."""
+    values = dict(current_app.config.get(key) or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{key} 中有未知设置：{', '.join(unknown)}（可用：{', '.join(sorted(known))}）")
+    return cls(**values)
+
+
 @dataclass(frozen=True)
 class EvidenceSettings:
     """Limits on evidence files; overridden by ``app.config["LMS_DECLARATIONS"]`` (a dict)."""
@@ -41,12 +51,7 @@ class EvidenceSettings:
     @classmethod
     def current(cls) -> EvidenceSettings:
         """Return the running app's settings."""
-        values = dict(current_app.config.get("LMS_DECLARATIONS") or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"LMS_DECLARATIONS 中有未知设置：{', '.join(unknown)}（可用：{', '.join(sorted(known))}）")
-        return cls(**values)
+        return settings_from_config(cls, "LMS_DECLARATIONS")
 
     @property
     def max_size_text(self) -> str:

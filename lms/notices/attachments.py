@@ -7,17 +7,14 @@ Every file of a request is checked before the first is stored, so a refusal stor
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 import zipfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from flask import current_app
-
 from lms.core.errors import InvalidInput
 from lms.declarations import evidence
-from lms.declarations.evidence import MIB, CheckedFile, size_text
+from lms.declarations.evidence import MIB, CheckedFile, settings_from_config, size_text
 
 Upload = tuple[BinaryIO, str | None]
 # The part an Office package of each kind must contain, and what it is served as.
@@ -38,12 +35,7 @@ class AttachmentSettings:
     @classmethod
     def current(cls) -> AttachmentSettings:
         """Return the running app's settings."""
-        values = dict(current_app.config.get("LMS_NOTICES") or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"LMS_NOTICES 中有未知设置：{', '.join(unknown)}（可用：{', '.join(sorted(known))}）")
-        return cls(**values)
+        return settings_from_config(cls, "LMS_NOTICES")
 
 
 def _office(stream: BinaryIO, name: str, size: int) -> CheckedFile | None:

@@ -12,8 +12,10 @@ from lms.extensions import db
 def register_cli(app: Flask) -> None:
     """Attach the project's commands to ``flask``."""
     from lms.notify.cli import sms_cli
+    from lms.transfers.cli import transfers_cli
 
     app.cli.add_command(sms_cli)
+    app.cli.add_command(transfers_cli)
 
     @app.cli.command("demo-data")
     @click.option("--url", default="http://127.0.0.1:5000", help="The address printed for people to open.")
@@ -30,6 +32,7 @@ def register_cli(app: Flask) -> None:
             seed_demo_notices,
             seed_demo_quizzes,
             seed_demo_staff_progress,
+            seed_demo_transfer_request,
         )
 
         logins = seed_demo_data()
@@ -46,6 +49,9 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  已备案申报：{title}")
         for line in seed_demo_staff_progress(dept_admin):
             click.echo(f"  演示人员学时：{line}")
+        transfer = seed_demo_transfer_request()
+        if transfer:
+            click.echo(f"  人员调转：{transfer}")
         for title in seed_demo_notices():
             click.echo(f"  已发布通知：{title}")
         held = seed_demo_held_session(db.session.scalar(sa.select(User).where(User.login == HELD_LEARNER_LOGIN)))

@@ -384,6 +384,26 @@ def seed_demo_staff_progress(department_admin: User) -> list[str]:
     return summary
 
 
+def seed_demo_transfer_request() -> str | None:
+    """Have 荆州市第一人民医院 ask for one of 荆州市中心医院's staff (申请调入), for unit_admin to answer.
+
+    Safe to run again: nothing is added once the person has any transfer.
+    """
+    from lms.transfers import service as transfers
+    from lms.transfers.models import PersonTransfer
+
+    asking = db.session.scalar(sa.select(User).where(User.login == "unit2_admin"))
+    home = db.session.scalar(sa.select(Org).where(Org.name == DEMO_STAFF[0][0], Org.kind == OrgKind.UNIT))
+    person = home and db.session.scalar(sa.select(User).where(User.org_id == home.id, User.name == "赵敏"))
+    if asking is None or person is None or db.session.scalar(
+            sa.select(PersonTransfer.id).where(PersonTransfer.user_id == person.id)):
+        return None
+    transfer = transfers.request_transfer_in(asking, id_number=person.id_number, name=person.name,
+                                             note="演示数据：本人申请调入")
+    db.session.commit()
+    return f"{transfer.to_org.name}申请调入{home.name}的{person.name}，待 unit_admin 答复"
+
+
 DEMO_NOTICES = (
     # (publisher login, title, audience, pinned, body)
     ("province_admin", "关于做好2026年度专业技术人员继续教育工作的通知", "all", True,

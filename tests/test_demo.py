@@ -122,3 +122,21 @@ def test_the_demo_has_a_second_unit_admin_who_confirms_a_transfer_from_the_first
     transfers.confirm_transfer(unit2_admin, transfer.id)
     db.session.commit()
     assert learner.org_id == unit2_admin.org_id
+
+
+def test_the_demo_has_a_transfer_asked_for_by_the_second_unit_for_the_first_to_answer(app):
+    from lms.demo import seed_demo_staff_progress, seed_demo_transfer_request
+    from lms.transfers import service as transfers
+
+    seed_demo_data()
+    db.session.commit()
+    seed_demo_staff_progress(db.session.scalar(sa.select(User).where(User.login == "dept_admin")))
+    line = seed_demo_transfer_request()
+    assert line and "赵敏" in line
+    assert seed_demo_transfer_request() is None  # safe to run again
+    unit_admin = db.session.scalar(sa.select(User).where(User.login == "unit_admin"))
+    (waiting,) = transfers.awaiting(unit_admin)
+    assert waiting.person_name == "赵敏" and waiting.answer_due_at is not None
+    transfers.confirm_transfer(unit_admin, waiting.id)
+    db.session.commit()
+    assert waiting.user.org.name == "荆州市第一人民医院"

@@ -49,14 +49,22 @@ def actor_capacity(actor: User) -> str:
     return f"{membership.org.name}{membership.role.name if membership.role else '管理员'}"
 
 
-def record(actor: User, action: str, *, object_type: str, object_id: Any = None, label: str = "",
+SYSTEM_ACTOR, SYSTEM_ROLE = "系统", "按规则自动处理"
+
+
+def record(actor: User | None, action: str, *, object_type: str, object_id: Any = None, label: str = "",
            org: Org | None = None, before: Mapping | None = None, after: Mapping | None = None,
            reason: str | None = None) -> AuditEntry:
-    """Append one row for an admin action; ``org`` is the organisation it concerns (default: the actor's)."""
-    home = admin_org(actor) or actor.org
+    """Append one row for an admin action; ``org`` is the organisation it concerns (default: the actor's).
+
+    ``actor`` is None for what the platform does by a rule on its own (a scheduled job), never for a person's act.
+    """
+    home = (admin_org(actor) or actor.org) if actor is not None else None
     concerned = org or home
     entry = AuditEntry(
-        actor_id=actor.id, actor_name=actor.name[:50], actor_role=actor_capacity(actor)[:60],
+        actor_id=actor.id if actor is not None else None,
+        actor_name=actor.name[:50] if actor is not None else SYSTEM_ACTOR,
+        actor_role=actor_capacity(actor)[:60] if actor is not None else SYSTEM_ROLE,
         actor_org_id=home.id if home else None, org_path=concerned.path if concerned else "/",
         action=action, object_type=object_type, object_id=None if object_id is None else str(object_id)[:40],
         object_label=label[:200], reason=(reason or None) and reason[:500],

@@ -61,7 +61,7 @@ TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
     ("org_registrations", "待审核的单位注册", Permission.APPROVE_ORGS, _org_registrations, "orgs.registrations_page"),
     ("declarations", "轮到本单位审核的学时申报", Permission.REVIEW_DECLARATIONS, _declarations, "declarations.review"),
     ("held_sessions", "待审核的挂起观看记录", Permission.REVIEW_SESSIONS, held_count, "review.queue"),
-    ("transfers", "待本单位确认的人员调入", Permission.TRANSFER_PEOPLE, _transfers, "transfers.records_page"),
+    ("transfers", "待本单位答复的人员调转", Permission.TRANSFER_PEOPLE, _transfers, "transfers.records_page"),
 ]
 
 

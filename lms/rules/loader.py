@@ -30,6 +30,7 @@ from lms.rules.model import (
     RuleSet,
     Span,
     Table,
+    TransferRules,
 )
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -83,7 +84,7 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
     """Check a parsed rule-set file and build its RuleSet; raise RuleSetError naming ``source`` and the entry."""
     top = _Where(source)
     _keys(top, data, required={"id", "region", "region_label", "year", "title", "requirement", "categories", "kinds"},
-          optional={"until", "caps", "deferral"})
+          optional={"until", "caps", "deferral", "transfers"})
     region = _identifier(top.at("region"), data["region"])
     year = _integer(top.at("year"), data["year"], minimum=2000)
     rule_set_id = _text(top.at("id"), data["id"])
@@ -119,11 +120,20 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
         deferral = Deferral(_integer(where.at("max_months"), raw["max_months"], minimum=1),
                             _text(where.at("article"), raw["article"]))
 
+    transfers = None
+    if "transfers" in data:
+        where = top.at("transfers")
+        raw = _table(where, data["transfers"])
+        _keys(where, raw, required={"answer_within_days", "basis"})
+        transfers = TransferRules(_integer(where.at("answer_within_days"), raw["answer_within_days"], minimum=1),
+                                  _text(where.at("basis"), raw["basis"]))
+
     return RuleSet(
         id=rule_set_id, region=region, region_label=_text(top.at("region_label"), data["region_label"]),
         year=year, until=until, title=_text(top.at("title"), data["title"]), total_hours=total,
         minutes_per_hour=minutes_per_hour, requirement_article=requirement_article,
         categories=categories, kinds=kinds, caps=caps, deferral=deferral,
+        transfers=transfers,
     )
 
 

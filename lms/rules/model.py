@@ -145,6 +145,14 @@ class Deferral:
 
 
 @dataclass(frozen=True)
+class TransferRules:
+    """How long the old unit has to answer a transfer the new unit asked for before its silence completes it."""
+
+    answer_within_days: int
+    basis: str
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """One region's rules, applying from ``year`` to ``until`` (or until a newer version of the region)."""
 
@@ -161,6 +169,7 @@ class RuleSet:
     kinds: Mapping[str, Kind]
     caps: tuple[Cap, ...]
     deferral: Deferral | None = None
+    transfers: TransferRules | None = None
 
     def caps_for(self, kind_id: str) -> tuple[Cap, ...]:
         """Return the caps on a kind: per declaration first, then per day, then per year, each in file order."""

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 
 from lms.core.api import page_body
 from lms.core.auth import api_user
+from lms.core.errors import InvalidInput
 from lms.extensions import db
 from lms.orgs.permissions import Permission
 from lms.transfers import schemas, service
@@ -42,9 +43,28 @@ def records(args):
 @blp.response(201, schemas.TransferOut)
 @api_user(permission=Permission.TRANSFER_PEOPLE)
 def start(body):
-    """Start the transfer of a learner of the caller's subtree to another unit of the province (人员调出)."""
+    """Transfer a learner of the caller's subtree out: to a unit of the province (人员调出), or out of it (调出省外).
+
+    With ``outside_destination`` the transfer is done at once and the person's account is disabled.
+    """
+    if body["outside_destination"] is not None:
+        if body["to_org_id"] not in (None, "") or body["target"]:
+            raise InvalidInput({"target": "请在省内调入单位和调出省外之间选一个。"})
+        return _committed(service.leave_province(g.api_user, body["person_id"], body["outside_destination"],
+                                                 body["note"]))
     return _committed(service.start_transfer(g.api_user, body["person_id"], to_org_id=body["to_org_id"],
                                              target=body["target"], note=body["note"]))
+
+
+@blp.route("/transfers/requests", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.arguments(schemas.RequestIn)
+@blp.response(201, schemas.TransferOut)
+@api_user(permission=Permission.TRANSFER_PEOPLE)
+def request_in(body):
+    """Ask for a learner of another unit, at their request, by ID number and name (申请调入); the old unit answers."""
+    return _committed(service.request_transfer_in(g.api_user, id_number=body["id_number"], name=body["name"],
+                                                  note=body["note"]))
 
 
 @blp.route("/transfers/awaiting", methods=["GET"])
@@ -52,7 +72,7 @@ def start(body):
 @blp.response(200, schemas.TransferOut(many=True))
 @api_user(permission=Permission.TRANSFER_PEOPLE)
 def awaiting():
-    """The transfers waiting for the caller's unit to confirm or refuse (人员调入审核)."""
+    """The transfers waiting for the caller's unit to confirm or refuse: people coming in, requests for its own."""
     return service.awaiting(g.api_user)
 
 
@@ -80,7 +100,7 @@ def detail(transfer_id: int):
 @blp.response(200, schemas.TransferOut)
 @api_user(permission=Permission.TRANSFER_PEOPLE)
 def confirm(transfer_id: int):
-    """Confirm a transfer into the caller's unit (确认调转)."""
+    """Confirm a transfer awaiting the caller's unit (确认调转, or consent to a request for one of its people)."""
     return _committed(service.confirm_transfer(g.api_user, transfer_id))
 
 
@@ -90,8 +110,17 @@ def confirm(transfer_id: int):
 @blp.response(200, schemas.TransferOut)
 @api_user(permission=Permission.TRANSFER_PEOPLE)
 def refuse(body, transfer_id: int):
-    """Refuse a transfer into the caller's unit, with a reason."""
+    """Refuse a transfer awaiting the caller's unit, with a reason."""
     return _committed(service.refuse_transfer(g.api_user, transfer_id, body["reason"]))
+
+
+@blp.route("/transfers/<int:transfer_id>/complete", methods=["POST"])
+@blp.doc(security=BEARER)
+@blp.response(200, schemas.TransferOut)
+@api_user(permission=Permission.TRANSFER_PEOPLE)
+def complete(transfer_id: int):
+    """Complete a transfer the caller's unit asked for, once the old unit let its answer period pass (409 before)."""
+    return _committed(service.complete_after_silence(g.api_user, transfer_id))
 
 
 @blp.route("/transfers/<int:transfer_id>/cancel", methods=["POST"])
@@ -99,5 +128,5 @@ def refuse(body, transfer_id: int):
 @blp.response(200, schemas.TransferOut)
 @api_user(permission=Permission.TRANSFER_PEOPLE)
 def cancel(transfer_id: int):
-    """Withdraw a transfer the caller's unit started, before the new unit decided."""
+    """Withdraw a transfer the caller's unit started, before the other unit decided."""
     return _committed(service.cancel_transfer(g.api_user, transfer_id))

@@ -30,12 +30,23 @@ def test_the_old_unit_starts_a_transfer_and_the_new_unit_confirms_it_in_chromium
         new.set_default_timeout(20_000)
         log_in(new, url, tree.admins["unit_b"])
         assert new.inner_text("[data-key=transfers]") == "1"
-        new.click("text=待本单位确认的人员调入")
+        new.click("text=待本单位答复的人员调转")
         new.click("#awaiting >> button:has-text('确认调转')")
-        new.wait_for_selector(f"text={learner.name}：已确认调入本单位")
+        new.wait_for_selector(f"text={learner.name}：调转已确认")
         assert "已调转" in new.inner_text("#records")
 
         old.reload()
         assert "已调转" in old.inner_text("#records")
+
+        # The other way: the old unit asks for the person back (申请调入); the unit that now has them consents.
+        old.click("text=申请调入")
+        old.fill("input[name=id_number]", learner.id_number)
+        old.fill("input[name=name]", learner.name)
+        old.click("button:has-text('申请调入')")
+        old.wait_for_selector(f"text=已向{tree.unit_b.name}申请调入{learner.name}")
+        assert "待调出单位确认" in old.inner_text("#records")
+        new.reload()
+        new.click("#awaiting >> button:has-text('确认调转')")
+        new.wait_for_selector(f"text={learner.name}：调转已确认")
     db.session.expire_all()
-    assert db.session.get(User, learner.id).org_id == tree.unit_b.id
+    assert db.session.get(User, learner.id).org_id == tree.unit_a.id

@@ -108,7 +108,7 @@ def test_a_refusal_needs_a_reason_and_leaves_the_person_where_they_are(client, t
     before = _state()
     response = client.post(f"/api/v1/transfers/{transfer_id}/refuse", json={"reason": "  "},
                            headers=_token(client, new_admin))
-    assert response.status_code == 422 and "拒绝调入的原因" in response.get_json()["error"]["message"]
+    assert response.status_code == 422 and "拒绝调转的原因" in response.get_json()["error"]["message"]
     assert _state() == before
     response = client.post(f"/api/v1/transfers/{transfer_id}/refuse", json={"reason": "本单位无此岗位"},
                            headers=_token(client, new_admin))
@@ -130,7 +130,7 @@ def test_the_old_unit_may_withdraw_before_the_decision_and_only_the_old_unit(cli
     transfer_id = _start(client, tree.admins["unit_a"], tree.learner_a, tree.unit_b.name).get_json()["id"]
     before = _state()
     response = client.post(f"/api/v1/transfers/{transfer_id}/cancel", headers=_token(client, tree.admins["unit_b"]))
-    assert response.status_code == 403 and "只有调出单位可以撤回" in response.get_json()["error"]["message"]
+    assert response.status_code == 403 and "只有发起单位可以撤回" in response.get_json()["error"]["message"]
     assert _state() == before
     response = client.post(f"/api/v1/transfers/{transfer_id}/cancel", headers=_token(client, tree.admins["unit_a"]))
     assert response.status_code == 200 and response.get_json()["status"] == "cancelled"
@@ -175,7 +175,7 @@ def test_each_bad_transfer_is_refused_in_chinese_and_changes_nothing(client, tre
         assert message in response.get_json()["error"]["message"]
     # Deciding a transfer not addressed to one's unit: the old unit itself, and a unit that only sees nothing.
     response = client.post(f"/api/v1/transfers/{open_id}/confirm", headers=_token(client, old_admin))
-    assert response.status_code == 403 and "只有调入单位可以确认或拒绝" in response.get_json()["error"]["message"]
+    assert response.status_code == 403 and "本单位不能确认或拒绝" in response.get_json()["error"]["message"]
     response = client.post(f"/api/v1/transfers/{open_id}/confirm", headers=_token(client, stranger))
     assert response.status_code == 404 and "调转记录不存在" in response.get_json()["error"]["message"]
     assert _state() == before
@@ -323,7 +323,7 @@ def test_the_pages_start_a_transfer_out_and_confirm_it_in(app, tree):
     assert "确认调转" not in old_page.get("/transfers").get_data(as_text=True)
     response = new_page.post(f"/transfers/{transfer.id}/refuse",
                              data={"csrf_token": csrf_token(new_page, "/transfers"), "reason": ""})
-    assert "请填写拒绝调入的原因" in new_page.get(response.headers["Location"]).get_data(as_text=True)
+    assert "请填写拒绝调转的原因" in new_page.get(response.headers["Location"]).get_data(as_text=True)
     response = new_page.post(f"/transfers/{transfer.id}/confirm",
                              data={"csrf_token": csrf_token(new_page, "/transfers")})
     assert response.status_code == 302

@@ -14,11 +14,19 @@ def test_health_reports_every_component_reachable(client, config):
     assert tuple(body["components"][k]["backend"] for k in ("database", "redis", "storage")) == expected
 
 
-def test_health_says_503_when_redis_is_unreachable(config, app_factory):
+def test_readiness_says_503_when_redis_is_unreachable_without_its_error_text_and_liveness_stays_up(
+        config, app_factory, caplog):
     config = dataclasses.replace(config, redis_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
-    response = app_factory(config).test_client().get("/healthz")
-    assert response.status_code == 503
-    assert response.get_json()["components"]["redis"]["ok"] is False
+    client = app_factory(config).test_client()
+    for path in ("/healthz/ready", "/healthz"):
+        response = client.get(path)
+        assert response.status_code == 503
+        body = response.get_json()
+        assert body["status"] == "unavailable" and body["components"]["redis"] == {"ok": False, "backend": "redis"}
+        assert "127.0.0.1" not in response.get_data(as_text=True) and "Error" not in response.get_data(as_text=True)
+    assert "redis unreachable" in caplog.text  # the detail is in the server's log
+    live = client.get("/healthz/live")
+    assert live.status_code == 200 and live.get_json() == {"status": "ok"}
 
 
 def test_openapi_document_describes_the_api(client):

@@ -90,16 +90,17 @@ def _init_extensions(app: Flask, config: Config) -> None:
 
     from lms.core import socketio_json
     from lms.core.api import LmsApi
-    from lms.core.redis import create_client, create_connection_pool
+    from lms.core.redis import create_clients, rate_limit_storage
     from lms.core.storage import create_object_store
     from lms.extensions import csrf, db, limiter, login_manager, migrate, socketio
 
-    pool = create_connection_pool(config)
-    app.extensions["lms.redis"] = create_client(pool)
+    redis_clients = create_clients(config)
+    app.extensions["lms.redis"] = redis_clients["tracking"]
+    app.extensions["lms.redis.queue"] = redis_clients["queue"]
     app.extensions["lms.storage"] = create_object_store(config)
-    # The rate limiter counts in the same store as everything else: real Redis, or the in-process one.
-    app.config["RATELIMIT_STORAGE_URI"] = config.redis_url or "redis://in-process"
-    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": pool}
+    # The rate limiter counts in its role's Redis (by default the same one), or the in-process one.
+    app.config["RATELIMIT_STORAGE_URI"], app.config["RATELIMIT_STORAGE_OPTIONS"] = rate_limit_storage(
+        config, redis_clients["rate_limit"])
 
     db.init_app(app)
     if config.embedded_database:
@@ -112,11 +113,14 @@ def _init_extensions(app: Flask, config: Config) -> None:
     login_manager.login_message_category = "warning"
     login_manager.session_protection = "strong"
     csrf.init_app(app)
+    # Flask-Limiter merges each app's storage options into the one global limiter; an app's options must not
+    # leak into the next app built in the same process (tests build many, with and without Sentinel).
+    limiter._storage_options = {}
     limiter.init_app(app)
     client_manager = None
     if config.redis_url:
         # Several web processes share Socket.IO rooms through Redis; a sized pool (STACK-NOTES).
-        client_manager = socketio_pkg.RedisManager(config.redis_url, channel="flask-socketio",
+        client_manager = socketio_pkg.RedisManager(config.redis_url_for("queue"), channel="flask-socketio",
                                                     redis_options={"max_connections": 50})
     # async_handlers=False: an event runs in its connection's reader greenlet instead of a new greenlet per
     # event, which cost a tenth of a heartbeat's server CPU; a connection's events then run in order, one at a

@@ -31,6 +31,9 @@ KNOWN_KEYS = {
     "LMS_DATABASE_URL",
     "LMS_DATABASE_REPLICA_URL",
     "LMS_REDIS_URL",
+    "LMS_TRACKING_REDIS_URL",
+    "LMS_QUEUE_REDIS_URL",
+    "LMS_RATE_LIMIT_REDIS_URL",
     "LMS_S3_ENDPOINT",
     "LMS_S3_ACCESS_KEY",
     "LMS_S3_SECRET_KEY",
@@ -92,6 +95,11 @@ def _int(env: dict, key: str, default: int, minimum: int, maximum: int) -> int:
     return value
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel")
+REDIS_ROLE_SETTINGS = {"tracking": "LMS_TRACKING_REDIS_URL", "queue": "LMS_QUEUE_REDIS_URL",
+                       "rate_limit": "LMS_RATE_LIMIT_REDIS_URL"}
+
+
 def _url(env: dict, key: str, schemes: tuple[str, ...]) -> str | None:
     raw = env.get(key)
     if raw is None or raw == "":
@@ -100,10 +108,23 @@ def _url(env: dict, key: str, schemes: tuple[str, ...]) -> str | None:
     if parsed.scheme not in schemes:
         allowed = "、".join(f"{s}://" for s in schemes)
         raise ConfigError(f"{key}={raw!r} 格式错误：应以 {allowed} 开头。")
-    if parsed.scheme.startswith("postgresql") or parsed.scheme.startswith("redis"):
+    if parsed.scheme == "redis+sentinel":
+        _check_sentinel_url(key, raw, parsed)
+    elif parsed.scheme.startswith("postgresql") or parsed.scheme.startswith("redis"):
         if not parsed.hostname and not parsed.path:
             raise ConfigError(f"{key}={raw!r} 格式错误：缺少主机名。")
     return raw
+
+
+def _check_sentinel_url(key: str, raw: str, parsed) -> None:
+    """``redis+sentinel://[:password@]host:port,host:port/db/service`` (the form python-socketio reads too)."""
+    shown = raw.replace(f":{parsed.password}@", ":***@", 1) if parsed.password else raw
+    hosts = parsed.netloc.split("@")[-1].split(",")
+    if not all(host.rpartition(":")[0] and host.rpartition(":")[2].isdigit() for host in hosts):
+        raise ConfigError(f"{key}={shown!r} 格式错误：哨兵地址应写成 主机:端口，多个用逗号分隔。")
+    parts = parsed.path.split("/")
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2]:
+        raise ConfigError(f"{key}={shown!r} 格式错误：应为 redis+sentinel://主机:端口,…/库号/主节点名称。")
 
 
 @dataclass(frozen=True)
@@ -125,6 +146,11 @@ class Config:
     database_url: str
     redis_url: str | None
     s3: S3Settings | None
+    # Redis by role (issue 18): each falls back to ``redis_url``. Tracking holds the hot watch state, the queue
+    # holds RQ jobs and Socket.IO's message bus, the rate limiter its counters; each may be its own server.
+    tracking_redis_url: str | None = None
+    queue_redis_url: str | None = None
+    rate_limit_redis_url: str | None = None
     # A PostgreSQL streaming replica for statistics and exports (lms.core.replica); None reads the primary.
     database_replica_url: str | None = None
     cookie_secure: bool = True
@@ -161,6 +187,10 @@ class Config:
     def storage_dir(self) -> Path:
         return self.data_dir / "storage"
 
+    def redis_url_for(self, role: str) -> str | None:
+        """The Redis of one role ("tracking", "queue", "rate_limit"): its own setting, else ``LMS_REDIS_URL``."""
+        return getattr(self, f"{role}_redis_url") or self.redis_url
+
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> Config:
         """Read and validate ``LMS_*`` settings; raise ConfigError naming what to fix."""
@@ -176,7 +206,11 @@ class Config:
             database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
         if database_url is None:
             database_url = f"sqlite:///{data_dir / 'lms.sqlite3'}"
-        redis_url = _url(env, "LMS_REDIS_URL", ("redis", "rediss", "unix"))
+        redis_url = _url(env, "LMS_REDIS_URL", REDIS_SCHEMES)
+        role_urls = {role: _url(env, key, REDIS_SCHEMES) for role, key in REDIS_ROLE_SETTINGS.items()}
+        if redis_url is None and any(role_urls.values()):
+            named = "、".join(REDIS_ROLE_SETTINGS[role] for role, url in role_urls.items() if url)
+            raise ConfigError(f"设置了 {named} 时也要设置 LMS_REDIS_URL（其余用途的默认 Redis）。")
         replica_url = _url(env, "LMS_DATABASE_REPLICA_URL", ("postgresql", "postgresql+psycopg"))
         if replica_url and replica_url.startswith("postgresql://"):
             replica_url = "postgresql+psycopg://" + replica_url[len("postgresql://"):]
@@ -233,6 +267,7 @@ class Config:
             database_url=database_url,
             database_replica_url=replica_url,
             redis_url=redis_url,
+            **{f"{role}_redis_url": url for role, url in role_urls.items()},
             s3=s3,
             cookie_secure=_bool(env, "LMS_COOKIE_SECURE", True),
             async_mode=async_mode,
@@ -305,7 +340,7 @@ def _rate_limit(env: dict, key: str, default: str) -> str:
 def _tracking(env: dict) -> dict:
     """Read ``LMS_TRACKING_<NAME>`` for each TrackingSettings field (e.g. LMS_TRACKING_HEARTBEAT_INTERVAL_S=1)."""
     fields = {TRACKING_PREFIX + f.name.upper(): f for f in dataclasses.fields(TrackingSettings)}
-    unknown = sorted(k for k in env if k.startswith(TRACKING_PREFIX) and k not in fields)
+    unknown = sorted(k for k in env if k.startswith(TRACKING_PREFIX) and k not in fields and k not in KNOWN_KEYS)
     if unknown:
         raise ConfigError(f"未知的计时配置项 {'、'.join(unknown)}：可用的有 {'、'.join(sorted(fields))}。")
     values = {}

@@ -20,6 +20,7 @@ from flask import Flask
 from rq import Queue, Worker, get_current_job
 
 from lms.core.jobs import EXPORTS_QUEUE, MEDIA_QUEUE, job_app
+from lms.core.redis import client_for_url
 
 # One connection blocks in BLPOP, a few more for heartbeats and registry clean-up; the forked
 # work horse gets a fresh pool of its own. redis-py 8 pools must be sized explicitly.
@@ -32,9 +33,8 @@ log = logging.getLogger("media_worker")
 
 
 def redis_connection(url: str, max_connections: int = MAX_CONNECTIONS) -> redis.Redis:
-    """Return a Redis client on a bounded, blocking pool (it waits for a free connection instead of failing)."""
-    pool = redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=POOL_TIMEOUT)
-    return redis.Redis(connection_pool=pool)
+    """Return a Redis (or Sentinel-managed) client on a bounded pool for the queue's URL."""
+    return client_for_url(url, max_connections=max_connections, pool_timeout=POOL_TIMEOUT)
 
 
 def media_queue(connection: redis.Redis) -> Queue:
@@ -138,9 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"media_worker: 配置错误：{exc}", file=sys.stderr)
         return 2
-    assert config.redis_url is not None
+    queue_url = config.redis_url_for("queue")
+    assert queue_url is not None
 
-    connection = redis_connection(config.redis_url)
+    connection = redis_connection(queue_url)
     if args.healthcheck:
         try:
             return healthcheck(connection)
@@ -155,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         worker = MediaWorker([Queue(EXPORTS_QUEUE, connection=connection), media_queue(connection)],
                              connection=connection)
         log.info("media worker %s: queues %r, %r on %s", worker.name, EXPORTS_QUEUE, MEDIA_QUEUE,
-                 _redacted(config.redis_url))
+                 _redacted(queue_url))
         worker.work(burst=args.burst, logging_level=config.log_level)
     except redis.ConnectionError as exc:
-        log.error("无法连接 Redis (%s)：%s", _redacted(config.redis_url), exc)
+        log.error("无法连接 Redis (%s)：%s", _redacted(queue_url), exc)
         return 1
     return 0
 

@@ -434,7 +434,7 @@ def sweep_stuck_assets() -> list[int]:
     config = current_app.extensions["lms.config"]
     if not config.redis_url:
         return _enqueue_orphans(set)
-    connection = current_app.extensions["lms.redis"]
+    connection = current_app.extensions["lms.redis.queue"]
     lock = connection.lock(SWEEP_LOCK, timeout=SWEEP_LOCK_SECONDS)
     if not lock.acquire(blocking=False):
         return []  # another worker is sweeping right now

@@ -44,8 +44,8 @@ def upload(client, headers: dict, courseware_id: int, path) -> int:
 def wait_until_processed(app, asset_id: int) -> MediaAsset:
     """Run the queued job the way production does: an RQ worker with Redis, else the app's own worker thread."""
     if app.extensions["lms.config"].redis_url:
-        queue = Queue(MEDIA_QUEUE, connection=app.extensions["lms.redis"])
-        SimpleWorker([queue], connection=app.extensions["lms.redis"]).work(burst=True)
+        queue = Queue(MEDIA_QUEUE, connection=app.extensions["lms.redis.queue"])
+        SimpleWorker([queue], connection=app.extensions["lms.redis.queue"]).work(burst=True)
     deadline = time.monotonic() + PROCESSING_DEADLINE_S
     while time.monotonic() < deadline:
         db.session.expire_all()

@@ -69,7 +69,7 @@ def enqueue(func: Callable, *args, job_id: str, queue: str = MEDIA_QUEUE,
     app = current_app._get_current_object()
     config = app.extensions["lms.config"]
     if config.redis_url:
-        rq_queue = Queue(queue, connection=app.extensions["lms.redis"])
+        rq_queue = Queue(queue, connection=app.extensions["lms.redis.queue"])
         return rq_queue.enqueue(func, *args, job_id=job_id, job_timeout=timeout_s, retry=retry,
                                 result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600)
     runner = app.extensions.get("lms.jobs")

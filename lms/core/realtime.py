@@ -19,9 +19,10 @@ def emit(event: str, data: dict, *, namespace: str, room: str) -> None:
 
         socketio.emit(event, data, namespace=namespace, to=room)
         return
+    url = config.redis_url_for("queue")
     with _lock:
-        emitter = _emitters.get(config.redis_url)
+        emitter = _emitters.get(url)
         if emitter is None:
             # A write-only client of the message queue (Flask-SocketIO docs: emitting from an external process).
-            emitter = _emitters[config.redis_url] = SocketIO(message_queue=config.redis_url, async_mode="threading")
+            emitter = _emitters[url] = SocketIO(message_queue=url, async_mode="threading")
     emitter.emit(event, data, namespace=namespace, to=room)

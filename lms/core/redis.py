@@ -1,30 +1,73 @@
-"""The hot-state store: real Redis when ``LMS_REDIS_URL`` is set, else an in-process Redis-compatible server.
+"""The Redis clients, one per role: real Redis (or a Sentinel group) when configured, else an in-process server.
 
-Both are reached through the same ``redis.Redis`` client API (fakeredis implements
-the protocol, Lua scripts included), so the code path is the same in both modes.
+Roles (``Config.redis_url_for``): ``tracking`` (the hot watch state, ``app.extensions["lms.redis"]``), ``queue``
+(RQ jobs and Socket.IO's message bus, ``app.extensions["lms.redis.queue"]``) and ``rate_limit`` (Flask-Limiter's
+counters). Roles with the same URL share one pool. Every URL is ``redis://``, ``rediss://``, ``unix://`` or
+``redis+sentinel://[:password@]host:port,host:port/db/service`` — the Sentinel form python-socketio reads, so the
+one setting means the same to every consumer; redis-py's own ``Sentinel`` finds the master and follows failovers.
+In-process mode uses fakeredis, which implements the protocol, Lua scripts included, so the code path is the same.
 """
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlparse
+
 import fakeredis
 import redis
+from redis.sentinel import Sentinel
+from socketio.redis_manager import parse_redis_sentinel_url
 
 from lms.config import Config
 
 MAX_CONNECTIONS = 64
+SENTINEL_SCHEME = "redis+sentinel"
+TIMEOUTS = {"socket_connect_timeout": 3, "socket_timeout": 5}
+ROLES = ("tracking", "queue", "rate_limit")
 
 
-def create_connection_pool(config: Config) -> redis.ConnectionPool:
-    """Build the one connection pool the app, the rate limiter and the jobs share."""
-    if config.redis_url:
-        # redis-py 8 raises on pool exhaustion; a blocking pool waits instead (STACK-NOTES).
-        return redis.BlockingConnectionPool.from_url(
-            config.redis_url, max_connections=MAX_CONNECTIONS, timeout=5, socket_connect_timeout=3, socket_timeout=5
-        )
-    server = fakeredis.FakeServer()
-    return redis.ConnectionPool(connection_class=fakeredis.FakeRedisConnection, server=server)
+def is_sentinel(url: str | None) -> bool:
+    return bool(url) and urlparse(url).scheme == SENTINEL_SCHEME
 
 
-def create_client(pool: redis.ConnectionPool) -> redis.Redis:
-    """Return a client on the shared pool that decodes nothing (callers decide)."""
-    return redis.Redis(connection_pool=pool)
+def create_clients(config: Config) -> dict[str, redis.Redis]:
+    """Return a client per role; roles sharing a URL (or the in-process server) share one client and pool."""
+    by_url: dict[str | None, redis.Redis] = {}
+    clients = {}
+    for role in ROLES:
+        url = config.redis_url_for(role)
+        if url not in by_url:
+            by_url[url] = client_for_url(url)
+        clients[role] = by_url[url]
+    return clients
+
+
+def client_for_url(url: str | None, max_connections: int = MAX_CONNECTIONS, pool_timeout: int = 5) -> redis.Redis:
+    """A client on a bounded pool for one URL (None: a new in-process server); waits for a free connection."""
+    if url is None:
+        server = fakeredis.FakeServer()
+        return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=fakeredis.FakeRedisConnection,
+                                                                server=server))
+    if is_sentinel(url):
+        sentinels, service, options = parse_redis_sentinel_url(url)
+        sentinel = Sentinel(sentinels, sentinel_kwargs=dict(TIMEOUTS), **TIMEOUTS)
+        return sentinel.master_for(service, max_connections=max_connections, **options)
+    # redis-py 8 raises on pool exhaustion; a blocking pool waits instead (STACK-NOTES).
+    return redis.Redis(connection_pool=redis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=pool_timeout, **TIMEOUTS))
+
+
+def rate_limit_storage(config: Config, client: redis.Redis) -> tuple[str, dict]:
+    """Flask-Limiter's storage URI and options for the rate-limit role.
+
+    Plain Redis and the in-process server share the role's pool; a Sentinel group is handed to ``limits`` in its
+    own URI form (``redis+sentinel://host:port,…/service``, the database as an option).
+    """
+    url = config.redis_url_for("rate_limit")
+    if not is_sentinel(url):
+        return url or "redis://in-process", {"connection_pool": client.connection_pool}
+    sentinels, service, options = parse_redis_sentinel_url(url)
+    hosts = ",".join(f"{host}:{port}" for host, port in sentinels)
+    auth = f":{quote(options['password'], safe='')}@" if options.get("password") else ""
+    # use_replicas=False: a counter read from a lagging replica would let a burst of failed logins through.
+    return f"{SENTINEL_SCHEME}://{auth}{hosts}/{service}", {"db": options.get("db", 0), "use_replicas": False,
+                                                            "sentinel_kwargs": dict(TIMEOUTS), **TIMEOUTS}

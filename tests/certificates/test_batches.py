@@ -38,7 +38,7 @@ def issued(tree):
 def _run_jobs(app, batch_id: int) -> CertificateBatch:
     """Work the exports queue (RQ with Redis, the app's job thread without) until the batch has finished."""
     if app.extensions["lms.config"].redis_url:
-        connection = app.extensions["lms.redis"]
+        connection = app.extensions["lms.redis.queue"]
         SimpleWorker([Queue(EXPORTS_QUEUE, connection=connection)], connection=connection).work(burst=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

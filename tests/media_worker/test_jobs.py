@@ -260,7 +260,7 @@ def test_sweep_requeues_an_asset_left_processing_without_a_job_once(app, base, v
     assert sweep_stuck_assets() == [asset.id]
 
     if app.extensions["lms.config"].redis_url:
-        assert live_job_asset_ids(app.extensions["lms.redis"]) == {asset.id}
+        assert live_job_asset_ids(app.extensions["lms.redis.queue"]) == {asset.id}
         assert sweep_stuck_assets() == []  # its new job is waiting in the queue
     else:
         deadline = time.monotonic() + 30
@@ -297,8 +297,8 @@ def test_job_queued_before_the_asset_was_published_does_nothing_when_it_finally_
     stale = enqueue_processing(asset.id)  # e.g. a job RQ re-queues long after the sweep's job succeeded
     process_media(asset.id)
 
-    SimpleWorker([Queue(MEDIA_QUEUE, connection=app.extensions["lms.redis"])],
-                 connection=app.extensions["lms.redis"]).work(burst=True)
+    SimpleWorker([Queue(MEDIA_QUEUE, connection=app.extensions["lms.redis.queue"])],
+                 connection=app.extensions["lms.redis.queue"]).work(burst=True)
 
     assert stale.get_status(refresh=True) == "finished"
     asset = reload(asset)

@@ -148,6 +148,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.accounts.views import bp as accounts_pages
     from lms.audit.views import bp as audit_pages
     from lms.certificates.views import bp as certificate_pages
+    from lms.core import metrics
     from lms.core.health import bp as health
     from lms.core.storage_views import storage_bp
     from lms.courses.api import blp as courses_api
@@ -173,6 +174,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.transfers.views import bp as transfer_pages
 
     # exams_api: the quiz attempt page's own JSON calls, CSRF-checked like the forms.
+    metrics.init_app(app)
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
                       certificate_pages, review_pages, declaration_pages, exams_pages, exams_api, audit_pages,
                       statistics_pages, notify_pages, transfer_pages, notice_pages):

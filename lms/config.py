@@ -60,6 +60,8 @@ KNOWN_KEYS = {
     "LMS_SMS_BACKEND",
     "LMS_SMS_URL",
     "LMS_SMS_TOKEN",
+    "LMS_METRICS_TOKEN",
+    "LMS_METRICS_PORT",
     "LMS_RESET_CODE_RATE_LIMIT",
     "LMS_RESET_ADDRESS_RATE_LIMIT",
 }
@@ -175,6 +177,9 @@ class Config:
     sms_backend: str = "outbox"
     sms_url: str | None = None
     sms_token: str | None = None
+    # /metrics: a bearer token Prometheus sends (none: nginx alone keeps it private); the worker's own port.
+    metrics_token: str | None = None
+    metrics_port: int = 0
     reset_code_rate_limit: str = "3 per 10 minutes"  # password-reset codes requested per phone number
     reset_address_rate_limit: str = "10 per hour"  # password-reset codes requested per address
     extra: dict = field(default_factory=dict)
@@ -275,6 +280,8 @@ class Config:
             presign_seconds=_int(env, "LMS_PRESIGN_SECONDS", 300, 10, 3600),
             public_url=env.get("LMS_PUBLIC_URL") or None,
             log_level=(env.get("LMS_LOG_LEVEL") or "INFO").upper(),
+            metrics_token=env.get("LMS_METRICS_TOKEN") or None,
+            metrics_port=_int(env, "LMS_METRICS_PORT", 0, 0, 65535),
             trusted_proxies=_int(env, "LMS_TRUSTED_PROXIES", 0, 0, 5),
             hls_ladder=_ladder(env),
             hls_encrypt=_bool(env, "LMS_HLS_ENCRYPT", False),

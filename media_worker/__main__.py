@@ -13,13 +13,16 @@ import logging
 import os
 import socket
 import sys
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from flask import Flask
+from prometheus_client import start_http_server
 from rq import Queue, Worker, get_current_job
 
 from lms.core.jobs import EXPORTS_QUEUE, MEDIA_QUEUE, job_app
+from lms.core.metrics import JOB_SECONDS
 from lms.core.redis import client_for_url
 
 # One connection blocks in BLPOP, a few more for heartbeats and registry clean-up; the forked
@@ -64,6 +67,16 @@ def setup_logging(level: str) -> None:
 
 class MediaWorker(Worker):
     """The RQ worker of the media queue; its maintenance also recovers assets orphaned by dead workers."""
+
+    def execute_job(self, job, queue) -> None:
+        """Run the job in its work horse, then record how long it took and how it ended (in this process)."""
+        started = time.perf_counter()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            status = job.get_status(refresh=True)
+            JOB_SECONDS.labels(queue.name, getattr(status, "value", str(status))).observe(
+                time.perf_counter() - started)
 
     def run_maintenance_tasks(self) -> None:
         """Run RQ's maintenance (which re-queues jobs it knows were abandoned), then sweep the asset table."""
@@ -150,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
 
     setup_logging(config.log_level)
+    if config.metrics_port:
+        start_http_server(config.metrics_port)  # Prometheus scrapes each worker process on its own port
     job_app()  # built once here; every forked work horse inherits it instead of building its own per job
     try:
         # Exports first: an admin waits for a batch print, a transcode is waited for by nobody in particular.

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry
+
+from lms.core.metrics import JOB_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -41,23 +44,49 @@ def job_app() -> Flask:
         return _worker_app
 
 
+QUEUES = (EXPORTS_QUEUE, MEDIA_QUEUE)
+
+
+def queue_depths() -> dict[str, int]:
+    """Jobs waiting per queue (RQ), or in the embedded runner's thread under the name of the default queue."""
+    app = current_app._get_current_object()
+    if app.extensions["lms.config"].redis_url:
+        return {name: Queue(name, connection=app.extensions["lms.redis.queue"]).count for name in QUEUES}
+    runner = app.extensions.get("lms.jobs")
+    return {MEDIA_QUEUE: runner.waiting() if runner is not None else 0}
+
+
 class ThreadJobRunner:
     """The embedded mode's queue: one background thread, jobs run in order inside the app's context."""
 
     def __init__(self, app: Flask):
         self._app = app
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lms-jobs")
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
 
     def submit(self, func: Callable, *args) -> Future:
         def run():
+            with self._waiting_lock:
+                self._waiting -= 1
+            started, status = time.perf_counter(), "finished"
             with self._app.app_context():
                 try:
                     return func(*args)
                 except Exception:
+                    status = "failed"
                     log.exception("job %s%r failed", getattr(func, "__name__", func), args)
                     raise
+                finally:
+                    JOB_SECONDS.labels(MEDIA_QUEUE, status).observe(time.perf_counter() - started)
 
+        with self._waiting_lock:
+            self._waiting += 1
         return self._executor.submit(run)
+
+    def waiting(self) -> int:
+        """Jobs submitted and not started yet."""
+        return self._waiting
 
     def shutdown(self, wait: bool = True) -> None:
         self._executor.shutdown(wait=wait)

@@ -8,6 +8,7 @@ are admitted. Each event is answered through its acknowledgement: ``{"ok": true,
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from flask_login import current_user
 from flask_socketio import Namespace, SocketIO
 
 from lms.accounts.models import Role
+from lms.core import metrics
 from lms.core.errors import ServiceError
 from lms.tracking import service, tasks
 
@@ -75,19 +77,19 @@ class TrackingNamespace(Namespace):
                                         user_agent=viewer.user_agent, device=data.get("device"),
                                         resume_sid=data.get("resume_sid"))
 
-        return self._answer(request.sid, run)
+        return self._answer(request.sid, run, "open")
 
     def on_heartbeat(self, data=None):
         """Take a heartbeat: {sid, token, position_s, playing, hints?}."""
-        return self._answer(request.sid, lambda viewer: service.heartbeat(viewer.user_id, data))
+        return self._answer(request.sid, lambda viewer: service.heartbeat(viewer.user_id, data), "heartbeat")
 
     def on_check_answer(self, data=None):
         """Answer the attention check: {sid, check_id, answer}."""
-        return self._answer(request.sid, lambda viewer: service.answer_check(viewer.user_id, data))
+        return self._answer(request.sid, lambda viewer: service.answer_check(viewer.user_id, data), "check_answer")
 
     def on_close(self, data=None):
         """End a playback: {sid}."""
-        return self._answer(request.sid, lambda viewer: service.close_session(viewer.user_id, data))
+        return self._answer(request.sid, lambda viewer: service.close_session(viewer.user_id, data), "close")
 
     def trigger_event(self, event, *args):
         """Dispatch an event; heartbeats, answers and closes run in an app context only, not a request context.
@@ -106,9 +108,20 @@ class TrackingNamespace(Namespace):
         if not environ:
             return "", 400  # as Flask-SocketIO answers an event of a connection it does not know
         with environ["flask.app"].app_context():
-            return self._answer(sid, lambda viewer: judge(viewer.user_id, data))
+            return self._answer(sid, lambda viewer: judge(viewer.user_id, data), event)
 
-    def _answer(self, connection_sid: str, run: Callable[[Viewer], service.Reply]) -> dict:
+    def _answer(self, connection_sid: str, run: Callable[[Viewer], service.Reply], event: str) -> dict:
+        started = time.perf_counter()
+        answer = self._judge(connection_sid, run)
+        # The outcome is a bounded set: "ok", a refusal code, or why an interval earned nothing (rate, gap, …).
+        error = answer.get("error") if isinstance(answer, dict) else None
+        interval = answer.get("interval") if isinstance(answer, dict) else None
+        outcome = error["code"] if error else (interval or {}).get("reason") or "ok"
+        metrics.TRACKING_EVENTS.labels(event, outcome).inc()
+        metrics.TRACKING_EVENT_SECONDS.labels(event).observe(time.perf_counter() - started)
+        return answer
+
+    def _judge(self, connection_sid: str, run: Callable[[Viewer], service.Reply]) -> dict:
         viewer = self._viewers.get(connection_sid)
         if viewer is None:
             return _error("unauthenticated", "连接未登录或已失效，请刷新页面后重新登录。")
@@ -122,6 +135,7 @@ class TrackingNamespace(Namespace):
                 body["fields"] = exc.fields
             return {"ok": False, "error": body}
         except redis.RedisError:
+            metrics.BACKEND_ERRORS.labels("redis").inc()
             log.exception("tracking store unavailable")
             return _error("unavailable", "计时服务暂时不可用，请稍后重试；本段时间不会计入。")
         if reply.flush:

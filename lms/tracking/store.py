@@ -337,6 +337,10 @@ class TrackingStore:
         """Forget the sessions just flushed (changes made meanwhile are already in the next dirty set)."""
         self.redis.delete(FLUSHING_KEY)
 
+    def open_count(self) -> int:
+        """How many sessions are open (in the live set), for the metrics."""
+        return int(self.redis.zcard(LIVE_KEY))
+
     def idle_sessions(self, older_than_ms: int, limit: int = 500) -> list[tuple[int, str]]:
         """Return open sessions whose last activity is older than the given time, as (user id, sid)."""
         members = self.redis.zrangebyscore(LIVE_KEY, "-inf", older_than_ms, start=0, num=limit)

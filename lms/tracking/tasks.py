@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 
+import redis
 from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from lms.core import metrics
 from lms.extensions import db, socketio
 from lms.tracking import service
 
@@ -48,6 +51,7 @@ def flush_now(keys: Sequence[tuple[int, str]]) -> None:
 
 def flush_dirty_sessions() -> int:
     """Flush every session changed since the last flush, in batches; return how many were written."""
+    started = time.perf_counter()
     store = service.get_store()
     keys = store.take_dirty()
     for start in range(0, len(keys), BATCH_SIZE):
@@ -55,6 +59,9 @@ def flush_dirty_sessions() -> int:
             socketio.sleep(BATCH_PAUSE_S)  # let the heartbeats waiting meanwhile be answered
         flush_now(keys[start:start + BATCH_SIZE])
     store.finish_dirty()
+    metrics.FLUSH_ROUND_SECONDS.observe(time.perf_counter() - started)
+    metrics.FLUSHED_SESSIONS.inc(len(keys))
+    metrics.LAST_FLUSH.set_to_current_time()
     return len(keys)
 
 
@@ -81,8 +88,9 @@ def run_flusher(app: Flask, stop: threading.Event) -> None:
                 flushed = flush_tick()
                 if flushed:
                     log.debug("tracking flush wrote %d sessions", flushed)
-            except Exception:
+            except Exception as error:
                 db.session.rollback()
+                metrics.BACKEND_ERRORS.labels("redis" if isinstance(error, redis.RedisError) else "database").inc()
                 log.exception("tracking flush failed; the sessions stay marked and are retried next round")
             finally:
                 db.session.remove()

@@ -183,3 +183,32 @@ def test_the_learners_address_is_read_behind_trusted_proxies(app_factory, config
     with proxied.test_request_context("/socket.io/", headers={"X-Forwarded-For": forwarded},
                                       environ_base={"REMOTE_ADDR": "127.0.0.1"}):
         assert client_address() == expected
+
+
+def test_the_metrics_count_each_event_by_outcome_and_time_its_answer(app, client, clock, tree, courseware):
+    from prometheus_client import REGISTRY
+
+    def count(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = {outcome: count("lms_tracking_events_total", event="heartbeat", outcome=outcome)
+              for outcome in ("ok", "bad_token", "rate")}
+    timed = count("lms_tracking_event_seconds_count", event="heartbeat")
+    sio = connect(app, client, tree.learner_a)
+    opened = sio.emit("open", {"courseware_id": courseware.id}, namespace=NS, callback=True)
+    token, position = opened["token"], 0.0
+    for step, rate in ((5.0, 1.0), (5.0, 1.0), (5.0, 2.0)):
+        clock.advance(step)
+        position += step * rate
+        ack = sio.emit("heartbeat", {"sid": opened["sid"], "token": token, "position_s": position, "playing": True,
+                                     "hints": {"hidden": False, "rate": rate, "webdriver": False}},
+                       namespace=NS, callback=True)
+        token = ack["token"]
+    assert ack["interval"]["reason"] == "rate", ack
+    sio.emit("heartbeat", {"sid": opened["sid"], "token": opened["token"], "position_s": position},
+             namespace=NS, callback=True)
+    after = {outcome: count("lms_tracking_events_total", event="heartbeat", outcome=outcome) for outcome in before}
+    assert {k: after[k] - before[k] for k in before} == {"ok": 2, "bad_token": 1, "rate": 1}
+    assert count("lms_tracking_event_seconds_count", event="heartbeat") == timed + 4
+    assert client.get("/metrics").status_code == 200
+    sio.disconnect(namespace=NS)

@@ -26,6 +26,7 @@ from lms.accounts.models import Role, User
 from lms.core.errors import InvalidInput, NotAllowed, NotFound, ServiceError
 from lms.courses.models import SECONDS_PER_CREDIT_HOUR, CourseState, Courseware, Enrollment, MediaStatus
 from lms.extensions import db
+from lms.tracking import peers
 from lms.tracking.models import (
     COUNTING_HOLD_STATES,
     CoursewareProgress,
@@ -35,6 +36,7 @@ from lms.tracking.models import (
     SessionEvent,
     TraceChunk,
 )
+from lms.tracking.peers import OrgFacts
 from lms.tracking.settings import (  # noqa: F401 - the settings' names are part of the service's interface
     MAX_EVENTS_PER_SESSION,
     MAX_TRACE_POINTS,
@@ -157,6 +159,10 @@ HOLD_REASONS: dict[str, str] = {
     "automation": "浏览器报告正受自动化程序控制；如未使用此类工具，审核员核实后会计入学时。",
     "regular_cadence": "播放进度的上报节奏像程序一样规律，不像有人在观看；"
                        "如未使用刷课工具或脚本，审核员核实后会计入学时。",
+    "address_mixed_orgs": "同一网络地址短时间内有多个不同单位的账号在学习；"
+                          "如是公共场所或共用网络，审核员核实后会计入学时。",
+    "device_relay": "同一台设备上多个账号先后学习了同一课件；"
+                    "如是共用电脑，审核员核实后会计入学时，今后请各自登录自己的账号学习。",
     "shared_address": "同一网络地址短时间内有多个账号在学习；如是单位或家庭共用网络，审核员核实后会计入学时。",
     "shared_device": "同一台设备上有多个账号在学习；"
                      "如是共用电脑，审核员核实后会计入学时，今后请各自登录自己的账号学习。",
@@ -179,6 +185,8 @@ HOLD_REASONS: dict[str, str] = {
                       "如未使用插件或脚本，审核员核实后会计入学时。",
     "seek_attempt": "多次试图把进度拖到尚未观看的位置；如是误操作，审核员核实后会计入学时。",
     "rate_attempt": "多次试图改变播放速度（页面已恢复为正常速度）；如是误操作，审核员核实后会计入学时。",
+    "similar_device": "同一网络地址有配置相同的浏览器为多个账号学习同一课件；"
+                      "如是单位统一配置的电脑，审核员核实后会计入学时。",
 }
 
 
@@ -224,7 +232,7 @@ class Reply:
 
 
 def open_session(user: User, courseware_id, *, ip: str = "", user_agent: str = "", device=None,
-                 resume_sid=None) -> Reply:
+                 resume_sid=None, traits=None) -> Reply:
     """Open a playback of a courseware for an enrolled learner (or resume one); supersede their previous one."""
     settings = tracking_settings()
     if not isinstance(courseware_id, int) or isinstance(courseware_id, bool):
@@ -248,11 +256,13 @@ def open_session(user: User, courseware_id, *, ip: str = "", user_agent: str = "
         watch_ms=int(progress.verified_watch_seconds * 1000), coverage_bitmap=progress.coverage_bitmap or b"",
         completed=progress.completed)
     return start_playback(user.id, media_facts(courseware, settings), seed=seed, ip=ip, user_agent=user_agent,
-                          device=device, resume_sid=resume_sid)
+                          device=device, resume_sid=resume_sid, org=OrgFacts(user.org_id, user.org.path),
+                          traits=traits)
 
 
 def start_playback(user_id: int, media: MediaFacts, *, seed: ProgressSeed | None = None, ip: str = "",
-                   user_agent: str = "", device=None, resume_sid=None) -> Reply:
+                   user_agent: str = "", device=None, resume_sid=None, org: OrgFacts | None = None,
+                   traits=None) -> Reply:
     """Open (or resume) a playback in Redis for an already authorised learner and courseware."""
     settings = tracking_settings()
     seed = seed or ProgressSeed()
@@ -269,6 +279,8 @@ def start_playback(user_id: int, media: MediaFacts, *, seed: ProgressSeed | None
         draw_ms=_draw_check_ms(settings))
     if out["status"] == "too_many_opens":
         raise TooManyOpens("打开课件过于频繁，请稍后再试。")
+    out.update(_cross_person_evidence(settings, user_id, out["sid"], media.courseware_id, org, (ip or "")[:45],
+                                      device or "", peers.fingerprint(peers.device_traits(traits), user_agent)))
     ack = {
         "ok": True, "sid": out["sid"], "token": out["token"], "resumed": out["resumed"],
         "interval_s": settings.heartbeat_interval_s, "next_heartbeat_s": _next_heartbeat_s(settings),
@@ -279,6 +291,31 @@ def start_playback(user_id: int, media: MediaFacts, *, seed: ProgressSeed | None
     }
     flush = [(user_id, out["superseded"]), (user_id, out["sid"])] if out.get("superseded") else []
     return Reply(ack, flush)
+
+
+def _cross_person_evidence(settings: TrackingSettings, user_id: int, sid: str, courseware_id: int,
+                           org: OrgFacts | None, ip: str, device: str, fp: str) -> dict:
+    """Record the opener behind its address and on its device, judge what everyone seen there implies
+    (``lms.tracking.peers``), add the events to every session concerned; return the opener's new totals, if any."""
+    if not ip and not device:
+        return {}
+    from lms.addresses.service import address_book  # addresses reads tracking's sessions; imported at use
+
+    store = get_store()
+    me = peers.member(user_id, sid, courseware_id, org or OrgFacts(None), device, fp)
+    at_address = store.peers("a", ip, user_id, me, int(settings.address_window_s * 1000)) if ip else []
+    on_device = store.peers("d", device, user_id, me, int(settings.device_window_s * 1000)) if device else []
+    crowd = len(at_address) > min(settings.address_max_accounts, settings.address_max_orgs)
+    book = address_book() if crowd else None
+    found = peers.judge(settings, me, address=ip if crowd else "", at_address=at_address, on_device=on_device,
+                        at_home=lambda peer: book.at_home(ip, peer.get("o"), peer.get("p") or ""),
+                        share_an_address=lambda a, b: book.share_an_address(a, b))
+    mine = {}
+    for (peer_id, peer_sid), events in found.items():
+        answer = store.evidence(settings.script_config, user_id=peer_id, sid=peer_sid, events=events)
+        if (peer_id, peer_sid) == (user_id, sid) and answer.get("status") == "ok":
+            mine = {k: v for k, v in answer.items() if k not in ("status", "added")}
+    return mine
 
 
 # ------------------------------------------------------------------------------------------------ heartbeats

@@ -22,7 +22,9 @@ def register_cli(app: Flask) -> None:
         from lms.accounts.models import User
         from lms.demo import (
             DEMO_PASSWORD,
+            COUNTY_LEARNER_LOGIN,
             HELD_LEARNER_LOGIN,
+            seed_demo_addresses,
             seed_demo_courses,
             seed_demo_data,
             seed_demo_declarations,
@@ -51,6 +53,11 @@ def register_cli(app: Flask) -> None:
         held = seed_demo_held_session(db.session.scalar(sa.select(User).where(User.login == HELD_LEARNER_LOGIN)))
         if held:
             click.echo(f"  待审核的观看记录：{held}")
+        held = seed_demo_held_session(db.session.scalar(sa.select(User).where(User.login == COUNTY_LEARNER_LOGIN)))
+        if held:
+            click.echo(f"  待区级审核员审核的观看记录：{held}")
+        for line in seed_demo_addresses():
+            click.echo(f"  已登记的单位出口地址：{line}")
         click.echo(f"\n演示数据已就绪。打开 {url} ，所有演示账号的密码都是：{DEMO_PASSWORD}\n")
         width = max(len(entry.role) for entry in logins)
         for entry in logins:

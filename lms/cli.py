@@ -21,8 +21,8 @@ def register_cli(app: Flask) -> None:
         """Create the demo organisation tree and accounts (idempotent) and print the logins."""
         from lms.accounts.models import User
         from lms.demo import (
-            DEMO_PASSWORD,
             COUNTY_LEARNER_LOGIN,
+            DEMO_PASSWORD,
             HELD_LEARNER_LOGIN,
             seed_demo_addresses,
             seed_demo_courses,

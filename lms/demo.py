@@ -87,7 +87,8 @@ def seed_demo_data() -> list[DemoLogin]:
     logins.append(DemoLogin(Role.REVIEWER.label + "（区级）", "county_reviewer", county.name))
     _user(county_hospital, Role.LEARNER, COUNTY_LEARNER_LOGIN, "陈刚", "13800009012", id_number=COUNTY_LEARNER_LOGIN,
           title_series="卫生技术人员", professional_post="主管护师")
-    logins.append(DemoLogin(Role.LEARNER.label + "（区级，观看记录待审核）", COUNTY_LEARNER_LOGIN, county_hospital.name))
+    logins.append(DemoLogin(Role.LEARNER.label + "（区级，观看记录待审核）", COUNTY_LEARNER_LOGIN,
+                            county_hospital.name))
     # A second learner, whose one playback went at double speed for a while: the reviewer's queue has a real case.
     _user(unit, Role.LEARNER, HELD_LEARNER_LOGIN, "李华", "13800005678", id_number=HELD_LEARNER_LOGIN,
           title_series="卫生技术人员", professional_post="住院医师")

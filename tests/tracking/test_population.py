@@ -84,7 +84,7 @@ def population(postgres_url, redis_url, tmp_path_factory):
         started = time.monotonic()
         try:
             server.start()
-            with concurrent.futures.ThreadPoolExecutor(max_workers=24) as pool:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
                 honest = [pool.submit(play, server.url, u.login, courseware.id, address=HOSPITAL_IP,
                                       traits=OFFICE_PC) for u in staff]
                 one_address = pool.submit(one_person, server.url, [u.login for u in cheats[:5]], courseware.id,

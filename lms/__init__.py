@@ -146,6 +146,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _register_blueprints(app: Flask) -> None:
     from lms.accounts.api import blp as accounts_api
     from lms.accounts.views import bp as accounts_pages
+    from lms.addresses.api import blp as addresses_api
+    from lms.addresses.views import bp as address_pages
     from lms.audit.views import bp as audit_pages
     from lms.certificates.views import bp as certificate_pages
     from lms.core import metrics
@@ -177,11 +179,11 @@ def _register_blueprints(app: Flask) -> None:
     metrics.init_app(app)
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
                       certificate_pages, review_pages, declaration_pages, exams_pages, exams_api, audit_pages,
-                      statistics_pages, notify_pages, transfer_pages, notice_pages):
+                      statistics_pages, notify_pages, transfer_pages, notice_pages, address_pages):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, org_admin_api, courses_api, uploads_api, review_api, statistics_api,
-                      transfers_api, notices_api):
+                      transfers_api, notices_api, addresses_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

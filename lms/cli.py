@@ -23,8 +23,10 @@ def register_cli(app: Flask) -> None:
         """Create the demo organisation tree and accounts (idempotent) and print the logins."""
         from lms.accounts.models import User
         from lms.demo import (
+            COUNTY_LEARNER_LOGIN,
             DEMO_PASSWORD,
             HELD_LEARNER_LOGIN,
+            seed_demo_addresses,
             seed_demo_courses,
             seed_demo_data,
             seed_demo_declarations,
@@ -57,6 +59,11 @@ def register_cli(app: Flask) -> None:
         held = seed_demo_held_session(db.session.scalar(sa.select(User).where(User.login == HELD_LEARNER_LOGIN)))
         if held:
             click.echo(f"  待审核的观看记录：{held}")
+        held = seed_demo_held_session(db.session.scalar(sa.select(User).where(User.login == COUNTY_LEARNER_LOGIN)))
+        if held:
+            click.echo(f"  待区级审核员审核的观看记录：{held}")
+        for line in seed_demo_addresses():
+            click.echo(f"  已登记的单位出口地址：{line}")
         click.echo(f"\n演示数据已就绪。打开 {url} ，所有演示账号的密码都是：{DEMO_PASSWORD}\n")
         width = max(len(entry.role) for entry in logins)
         for entry in logins:

@@ -17,6 +17,8 @@ from lms.orgs.models import Org, OrgKind, ReviewStatus
 from lms.orgs.service import credit_code_check_char, set_path
 
 DEMO_PASSWORD = "Demo2026lms"
+# The district learner whose playback is held for the district's own reviewer.
+COUNTY_LEARNER_LOGIN = make_id_number("421002", dt.date(1990, 3, 8), 456)
 # The learner whose demo playback is held for review (a learner logs in with the ID-card number).
 HELD_LEARNER_LOGIN = make_id_number("421002", dt.date(1991, 9, 3), 246)
 
@@ -78,6 +80,15 @@ def seed_demo_data() -> list[DemoLogin]:
         logins.append(DemoLogin(ADMIN_ROLE_FOR_KIND[org.kind].label, login, org.name))
     _user(province, Role.REVIEWER, "reviewer", "防作弊审核员", "13900000007")
     logins.append(DemoLogin(Role.REVIEWER.label, "reviewer", province.name))
+    # Review close to the people (issue 16): the district bureau's own reviewer sees only the district's sessions.
+    county_health = _org(OrgKind.DEPARTMENT, "沙市区卫生健康局", county, serial=6)
+    county_hospital = _org(OrgKind.UNIT, "沙市区人民医院", county_health, serial=7)
+    _user(county, Role.REVIEWER, "county_reviewer", "区防作弊审核员", "13900000008")
+    logins.append(DemoLogin(Role.REVIEWER.label + "（区级）", "county_reviewer", county.name))
+    _user(county_hospital, Role.LEARNER, COUNTY_LEARNER_LOGIN, "陈刚", "13800009012", id_number=COUNTY_LEARNER_LOGIN,
+          title_series="卫生技术人员", professional_post="主管护师")
+    logins.append(DemoLogin(Role.LEARNER.label + "（区级，观看记录待审核）", COUNTY_LEARNER_LOGIN,
+                            county_hospital.name))
     # A second learner, whose one playback went at double speed for a while: the reviewer's queue has a real case.
     _user(unit, Role.LEARNER, HELD_LEARNER_LOGIN, "李华", "13800005678", id_number=HELD_LEARNER_LOGIN,
           title_series="卫生技术人员", professional_post="住院医师")
@@ -301,7 +312,7 @@ def seed_demo_held_session(learner: User) -> str | None:
     draw = random.Random(20261204)
     try:
         ack = tracking.open_session(learner, courseware.id, ip="10.12.3.45", user_agent=HELD_USER_AGENT,
-                                    device="demo-device-lihua").ack
+                                    device=f"demo-device-{learner.id}x").ack
         sid, token, position = ack["sid"], ack["token"], 0.0
         for seconds, rate, from_verified in HELD_PLAYBACK:
             for index in range(round(seconds / 5)):
@@ -414,6 +425,26 @@ DEMO_NOTICES = (
      "<h2>学习安排</h2><p>本市专业技术人员可选学平台上的公需科目课程，学时按课程标定学时计入。</p>"
      "<p>咨询：<a href=\"mailto:jxjy@example.cn\">jxjy@example.cn</a></p>"),
 )
+
+
+# 荆州市中心医院's egress address, registered by the hospital and approved by its department (issue 16): its staff
+# studying from it are at home there, however many at once.
+HOSPITAL_ADDRESS = "202.103.24.68"
+
+
+def seed_demo_addresses() -> list[str]:
+    """Register the demo hospital's egress address and have its department approve it (idempotent)."""
+    from lms.addresses import service as addresses
+    from lms.addresses.models import OrgAddress
+
+    unit_admin, dept_admin = (db.session.scalar(sa.select(User).where(User.login == login))
+                              for login in ("unit_admin", "dept_admin"))
+    if db.session.scalar(sa.select(OrgAddress.id).where(OrgAddress.org_id == unit_admin.org_id).limit(1)):
+        return []
+    address = addresses.register_address(unit_admin, HOSPITAL_ADDRESS, "医院全院上网统一出口", False)
+    addresses.decide_address(dept_admin, address.id, True, "经核实为医院出口地址")
+    db.session.commit()
+    return [f"{unit_admin.org.name} {address.cidr}"]
 
 
 def seed_demo_notices() -> list[str]:

@@ -1,6 +1,7 @@
 """Import every domain's models so that SQLAlchemy and Alembic know all tables."""
 
 from lms.accounts import models as accounts  # noqa: F401
+from lms.addresses import models as addresses  # noqa: F401
 from lms.audit import models as audit  # noqa: F401
 from lms.certificates import models as certificates  # noqa: F401
 from lms.courses import models as courses  # noqa: F401

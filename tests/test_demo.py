@@ -140,3 +140,23 @@ def test_the_demo_has_a_transfer_asked_for_by_the_second_unit_for_the_first_to_a
     transfers.confirm_transfer(unit_admin, waiting.id)
     db.session.commit()
     assert waiting.user.org.name == "荆州市第一人民医院"
+
+
+def test_the_district_reviewer_sees_only_the_districts_held_session(app):
+    from lms.demo import COUNTY_LEARNER_LOGIN, HELD_LEARNER_LOGIN, seed_demo_addresses
+    seed_demo_data()
+    db.session.commit()
+    base_admin = db.session.scalar(sa.select(User).where(User.login == "base_admin"))
+    _category, title, _description, lectures = DEMO_COURSES[1]
+    make_published_course(base_admin.org, title=title, category=Category.PROFESSIONAL,
+                          hours=[hours for _t, _m, hours in lectures], write_files=False)
+    for login in (HELD_LEARNER_LOGIN, COUNTY_LEARNER_LOGIN):
+        seed_demo_held_session(db.session.scalar(sa.select(User).where(User.login == login)))
+    assert seed_demo_addresses() and not seed_demo_addresses()
+    reviewer = db.session.scalar(sa.select(User).where(User.login == "county_reviewer"))
+    queue = review.queue_query(reviewer, review.QueueFilters())
+    held = db.session.scalars(queue).all()
+    assert [s.user.login for s in held] == [COUNTY_LEARNER_LOGIN]
+    assert held[0].hold_state == HoldState.HELD
+    review.decide_sessions(reviewer, [held[0].id], "release", "核实为本人学习")
+    db.session.commit()

@@ -23,6 +23,7 @@ ADMIN_MENU = [
     ("创建人社部门", "orgs.create_bureau", {Permission.CREATE_BUREAUS}),
     ("观看审核", "review.queue", {Permission.VIEW_SESSIONS, Permission.REVIEW_SESSIONS}),
     ("发布通知", "notices.manage", {Permission.PUBLISH_NOTICES}),
+    ("单位网络地址", "addresses.address_page", {Permission.MANAGE_ADDRESSES}),
     ("课程管理", "courses.base_courses", {Permission.MANAGE_COURSES}),
     ("统计查询", "statistics.overview", {Permission.VIEW_STATISTICS}),
     ("操作日志", "audit.log_page", {Permission.VIEW_AUDIT_LOG}),

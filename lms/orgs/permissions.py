@@ -45,6 +45,7 @@ class Permission(enum.StrEnum):
     VIEW_SESSIONS = "view_sessions"
     REVIEW_SESSIONS = "review_sessions"
     PUBLISH_NOTICES = "publish_notices"
+    MANAGE_ADDRESSES = "manage_addresses"
 
     @property
     def label(self) -> str:
@@ -110,6 +111,9 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
         "防作弊审核", "对挂起的观看记录作出放行或作废的决定（SPEC §3）。", HR_KINDS, super_admin_holds=False),
     Permission.PUBLISH_NOTICES: PermissionInfo(
         "发布通知公告", "向本单位及下级单位发布、修改、撤回通知公告（信息发布）。", DEPARTMENT_AND_HR),
+    Permission.MANAGE_ADDRESSES: PermissionInfo(
+        "单位网络地址", "登记本单位的出口网络地址（同一地址多人学习不作为作弊证据），审核直属下级单位的登记。",
+        ADMINISTERING),
 }
 
 assert set(CATALOGUE) == set(Permission), "every permission needs its catalogue entry"

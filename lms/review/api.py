@@ -13,9 +13,11 @@ from flask_smorest import Blueprint
 from lms.accounts.models import Role
 from lms.core.api import page_body
 from lms.core.auth import api_user
+from lms.core.db import utcnow
 from lms.extensions import db
 from lms.orgs.permissions import Permission
-from lms.review import schemas, service
+from lms.review import routing, schemas, service
+from lms.tracking.models import HoldState
 from lms.tracking.service import tracking_settings
 
 blp = Blueprint("review_api", __name__, url_prefix="/api/v1", description="观看记录审核")
@@ -42,7 +44,21 @@ def queue(_args):
     """List the held sessions of the caller's subtree (or released / voided ones), riskiest and oldest first."""
     # The service reads the raw query arguments itself, so a bad filter gets its Chinese message.
     page = service.queue_page(g.api_user, service.parse_queue_filters(request.args))
-    return page_body(page)
+    expected, now = routing.expected_reviewers(page.items), utcnow()
+    body = page_body(page)
+    body["items"] = [_With(s, expected_reviewer=expected[s.id],
+                           waiting_s=routing.waiting_seconds(s, now) if s.hold_state == HoldState.HELD else None)
+                     for s in page.items]
+    return body
+
+
+@blp.route("/review/figures", methods=["GET"])
+@blp.doc(security=BEARER)
+@blp.response(200, schemas.FiguresOut)
+@api_user(permission=Permission.VIEW_SESSIONS)
+def figures():
+    """Holds, releases and voids of the last 90 days per organisation directly below the caller's."""
+    return {"days": 90, "items": routing.figures_by_org(g.api_user, 90)}
 
 
 @blp.route("/review/sessions/<int:session_id>", methods=["GET"])
@@ -80,7 +96,10 @@ def decide(body):
 @api_user(Role.LEARNER)
 def my_records():
     """List the caller's own playback sessions per courseware: time counted, review state and outcome."""
+    records = service.learner_records(g.api_user)
+    typical = routing.typical_review_seconds(g.api_user) if any(r.held_count for r in records) else None
     return [{"courseware": record.courseware, "progress": record.progress, "held_count": record.held_count,
+             "typical_review_s": typical if record.held_count else None,
              "sessions": [_With(s, decision=record.decisions.get(s.id), hold_reasons=record.hold_reasons.get(s.id, []))
                           for s in record.sessions]}
-            for record in service.learner_records(g.api_user)]
+            for record in records]

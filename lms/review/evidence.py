@@ -63,6 +63,9 @@ EVENT_KINDS: dict[str, EventKind] = {
     "overlap": EventKind("与其他播放重叠", "devices", "circle", _GREY),
     "shared_address": EventKind("同一地址多个账号", "devices", "square", _RED),
     "shared_device": EventKind("同一设备多个账号", "devices", "diamond", _RED),
+    "address_mixed_orgs": EventKind("同一地址多个无关单位账号", "devices", "square", _RED),
+    "device_relay": EventKind("同一设备多个账号接连播放同一课件", "devices", "diamond", _RED),
+    "similar_device": EventKind("同一地址相同配置的浏览器", "devices", "circle", _ORANGE),
     "automation": EventKind("自动化迹象", "automation", "cross", _RED),
     "regular_cadence": EventKind("上报节奏机器般规律", "automation", "triangle", _RED),
     "hidden_playing": EventKind("页面隐藏时仍在播放", "automation", "plus", _ORANGE),
@@ -128,6 +131,8 @@ _VALUE_FORMATS: dict[str, tuple[str, str]] = {
     "accounts": ("账号数", "plain"),
     "ip": ("地址", "plain"),
     "device": ("设备", "plain"),
+    "organisations": ("无关单位数", "plain"),
+    "courseware_id": ("课件编号", "plain"),
     "source": ("来源", "source"),
 }
 

@@ -7,6 +7,11 @@ from marshmallow import Schema, fields
 from lms.core.api import page_schema
 
 
+class OrgRef(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
 class PersonOut(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -59,7 +64,26 @@ class QueueQuery(Schema):
     per_page = fields.String(load_default=None, metadata={"description": "每页条数，最多 100，默认 20"})
 
 
-QueuePage = page_schema(SessionSummary, "QueuePage")
+class QueueItem(SessionSummary):
+    waiting_s = fields.Float(allow_none=True, metadata={"description": "已等待审核的时间（秒），仅待审核记录"})
+    expected_reviewer = fields.Nested(OrgRef, allow_none=True,
+                                      metadata={"description": "应由哪一级的防作弊审核员审核（学员上级中最近的一级）"})
+
+
+QueuePage = page_schema(QueueItem, "QueuePage")
+
+
+class OrgFiguresOut(Schema):
+    org = fields.Nested(OrgRef)
+    held = fields.Integer(metadata={"description": "期间新挂起"})
+    released = fields.Integer(metadata={"description": "期间审核通过"})
+    voided = fields.Integer(metadata={"description": "期间审核作废"})
+    waiting = fields.Integer(metadata={"description": "当前待审核"})
+
+
+class FiguresOut(Schema):
+    days = fields.Integer()
+    items = fields.List(fields.Nested(OrgFiguresOut))
 
 
 class EventOut(Schema):
@@ -153,6 +177,8 @@ class ProgressOut(Schema):
 
 
 class WatchRecordOut(Schema):
+    typical_review_s = fields.Float(allow_none=True, metadata={
+        "description": "有待审核记录时：近期同一审核范围内从挂起到审核完成的中位时间（秒）；否则或尚无审核记录时为空"})
     courseware = fields.Nested(CoursewareRef)
     progress = fields.Nested(ProgressOut, allow_none=True)
     held_count = fields.Integer(metadata={"description": "待审核的观看记录数"})

@@ -9,10 +9,12 @@ from lms.accounts.forms import attach_errors
 from lms.accounts.models import Role
 from lms.core.auth import page_user
 from lms.core.clock import china_time
+from lms.core.db import utcnow
 from lms.core.errors import InvalidInput, ServiceError
 from lms.extensions import db
+from lms.orgs.access import admin_org
 from lms.orgs.permissions import Permission
-from lms.review import service
+from lms.review import routing, service
 from lms.review.chart import chart_for
 from lms.review.evidence import EVENT_KINDS, LANES, mmss
 from lms.review.forms import ReviewDecisionForm
@@ -51,6 +53,8 @@ def _render_queue(form: ReviewDecisionForm | None = None, status: int = 200):
     page = service.queue_page(current_user, filters)
     return render_template(
         "review/queue.html", page=page, filters=filters, args=filters.query_args(),
+        expected=routing.expected_reviewers(page.items), now=utcnow(), waiting=routing.waiting_seconds,
+        home=admin_org(current_user),
         choices=service.queue_choices(current_user), event_types=_event_type_choices(),
         can_decide=service.can_decide(current_user), form=form or ReviewDecisionForm(),
         states=list(service.QUEUE_STATES.values()), per_page_max=service.PER_PAGE_MAX), status
@@ -67,7 +71,8 @@ def queue():
 @page_user(permission=Permission.VIEW_SESSIONS)
 def weekly():
     """Sessions held, released and voided per week in the viewer's subtree (the last 12 weeks)."""
-    return render_template("review/weekly.html", weeks=service.weekly_figures(current_user))
+    return render_template("review/weekly.html", weeks=service.weekly_figures(current_user),
+                           by_org=routing.figures_by_org(current_user, 90))
 
 
 @bp.post("/review/sessions/decide")
@@ -146,4 +151,6 @@ def _decided_message(decided) -> str:
 @page_user(Role.LEARNER)
 def my_records():
     """The learner's own playback sessions per courseware: time counted, review state and outcome."""
-    return render_template("review/my_records.html", records=service.learner_records(current_user))
+    records = service.learner_records(current_user)
+    typical = routing.typical_review_seconds(current_user) if any(r.held_count for r in records) else None
+    return render_template("review/my_records.html", records=records, typical_review_s=typical)

@@ -85,6 +85,26 @@
     }
   }
 
+  // Coarse properties of this browser (protocol: `device_traits`): never trusted alone, they only tell the server
+  // that two device ids behind one address may be one machine whose storage was cleared.
+  function deviceTraits() {
+    try {
+      var s = global.screen || {};
+      var n = global.navigator || {};
+      return {
+        screen: (s.width || 0) + "x" + (s.height || 0) + "x" + (s.colorDepth || 0),
+        tz: (global.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone) || "",
+        lang: n.language || "",
+        platform: n.platform || "",
+        cores: n.hardwareConcurrency || 0,
+        memory: n.deviceMemory || 0,
+        touch: n.maxTouchPoints || 0
+      };
+    } catch (e) {
+      return null;
+    }
+  }
+
   /* ---------------------------------------------------------------------------------------------- the player */
 
   function attach(root) {
@@ -520,6 +540,8 @@
       if (session.sid) payload.resume_sid = session.sid;
       var device = deviceId();
       if (device) payload.device = device;
+      var traits = deviceTraits();
+      if (traits) payload.device_traits = traits;
       request("open", payload, function (ack) {
         if (!ack) {
           if (socket.connected) schedule(RETRY_S, openPlayback);

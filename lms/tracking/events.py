@@ -66,7 +66,7 @@ class TrackingNamespace(Namespace):
         self._viewers.pop(request.sid, None)
 
     def on_open(self, data=None):
-        """Open or resume a playback: {courseware_id, resume_sid?, device?}."""
+        """Open or resume a playback: {courseware_id, resume_sid?, device?, device_traits?}."""
         data = data if isinstance(data, dict) else {}
 
         def run(viewer: Viewer) -> service.Reply:
@@ -75,7 +75,7 @@ class TrackingNamespace(Namespace):
                 raise ConnectionRefusedError("unauthorized")
             return service.open_session(user, data.get("courseware_id"), ip=viewer.ip,
                                         user_agent=viewer.user_agent, device=data.get("device"),
-                                        resume_sid=data.get("resume_sid"))
+                                        resume_sid=data.get("resume_sid"), traits=data.get("device_traits"))
 
         return self._answer(request.sid, run, "open")
 

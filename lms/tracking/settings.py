@@ -35,9 +35,22 @@ class TrackingSettings:
     flush_interval_s: float = 30.0
     idle_close_s: float = 1800.0
     hold_threshold: int = 100
+    # Cross-person evidence (docs/tracking-protocol.md §5). An address is a workplace's or a carrier's before it is
+    # a cheat's: more than address_max_accounts accounts from one address within the window, none of them at home
+    # there, is weak evidence (shared_address); accounts of more than address_max_orgs organisations that share no
+    # known address, each of them alone or nearly so there, is strong (address_mixed_orgs).
     address_window_s: float = 3600.0
-    address_max_accounts: int = 3  # more accounts than this from one address within the window is evidence
+    address_max_accounts: int = 3
+    address_max_orgs: int = 3
+    # A device id is a random id in one browser's storage: more accounts than this on one within device_window_s
+    # is evidence whatever the addresses were (one person studying for several accounts).
+    device_window_s: float = 86400.0
     device_max_accounts: int = 1
+    # An organisation's usual addresses are learned from its own approved people: an address from which at least
+    # learn_min_people of them studied on at least learn_min_days days within learn_lookback_days.
+    learn_min_people: int = 5
+    learn_min_days: int = 3
+    learn_lookback_days: int = 60
     opens_per_minute: int = 20
     flush_in_background: bool = True
 
@@ -55,6 +68,11 @@ class TrackingSettings:
             problems.append("daily_cap_hours > 0 and 0 < coverage_share <= 1")
         if self.flush_interval_s <= 0 or self.idle_close_s <= self.max_gap_s or self.hold_threshold <= 0:
             problems.append("flush_interval_s > 0, idle_close_s > max_gap_s, hold_threshold > 0")
+        if min(self.address_window_s, self.device_window_s) <= 0 or min(
+                self.address_max_accounts, self.address_max_orgs, self.device_max_accounts) < 1:
+            problems.append("address_window_s, device_window_s > 0 and address/device limits >= 1")
+        if min(self.learn_min_people, self.learn_min_days, self.learn_lookback_days) < 1:
+            problems.append("learn_min_people, learn_min_days, learn_lookback_days >= 1")
         if problems:
             raise ValueError("LMS_TRACKING 设置无效：" + "；".join(problems))
 
@@ -99,9 +117,6 @@ class TrackingSettings:
             "session_ttl_ms": 7 * 86400 * 1000,
             "person_ttl_ms": 30 * 86400 * 1000,
             "opens_per_min": self.opens_per_minute,
-            "addr_window_ms": ms(self.address_window_s),
-            "addr_max_accounts": self.address_max_accounts,
-            "device_max_accounts": self.device_max_accounts,
         }, separators=(",", ":"))
 
 
@@ -130,6 +145,15 @@ RISK_POLICY: dict[str, tuple[int, int]] = {
     "rate_attempt": (2, 10),  # the page undid it at once: a curious learner, not a cheat, unless it keeps trying
     "automation": (100, 100),
     "regular_cadence": (100, 100),
-    "shared_address": (100, 100),
+    # Cross-person evidence, judged when a playback opens (service.cross_person_evidence). Many accounts behind
+    # one address is what every hospital and county office looks like, so it never holds a session alone; it
+    # adds to other signs. Accounts of several unrelated organisations behind one address, each alone there, and
+    # several accounts on one browser's device id are what one person studying for others looks like.
+    "shared_address": (30, 30),
+    "address_mixed_orgs": (100, 100),
     "shared_device": (100, 100),
+    # The same courseware played by several accounts one after another on one device id (strong), or on
+    # browsers alike in every coarse property behind one address (weak: offices buy identical computers).
+    "device_relay": (50, 100),
+    "similar_device": (20, 40),
 }

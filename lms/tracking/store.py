@@ -12,7 +12,9 @@ Key layout (all of one person's keys share the hash tag ``{uid}``):
   ``trk:{uid}:cov:<id>`` (progress on a courseware: furthest verified, resume position, confirmed watch time,
   coverage);
 - ``trk:dirty`` / ``trk:dirty:flushing`` (sessions to write to the database), ``trk:live`` (open sessions by
-  last activity, for the idle sweep), ``trk:ip:<address>`` / ``trk:dev:<device>`` (accounts seen recently).
+  last activity, for the idle sweep);
+- ``trk:{a:<address>}:m`` / ``:i`` and ``trk:{d:<device>}:m`` / ``:i``: who opened a playback behind an address or
+  on a device within the window (``peers.lua``; all keys of one address, or one device, share their hash tag).
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ LUA_DIR = Path(__file__).with_name("lua")
 DIRTY_KEY = "trk:dirty"
 FLUSHING_KEY = "trk:dirty:flushing"
 LIVE_KEY = "trk:live"
-_SCRIPTS_WITH_HELPERS = ("open", "heartbeat", "answer", "close")
-_PLAIN_SCRIPTS = ("snapshot", "take_dirty", "trim_trace")
+_SCRIPTS_WITH_HELPERS = ("open", "heartbeat", "answer", "close", "evidence")
+_PLAIN_SCRIPTS = ("snapshot", "take_dirty", "trim_trace", "peers")
 # Where a judging script starts after the helpers: its settings (CFG) are written in just before this line.
 _SETTINGS_MARK = "-- settings: CFG\n"
 _LUA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -265,11 +267,24 @@ class TrackingStore:
              required_watch_ms: int, required_coverage_s: int, seed: ProgressSeed, ip: str, user_agent: str,
              device: str, automation: bool, resume_sid: str, draw_ms: int) -> dict:
         """Open (or resume) a playback and supersede the person's previous one; return the script's answer."""
-        return self._run("open", cfg, [session_key(user_id, sid), f"trk:ip:{ip}", f"trk:dev:{device}"], [
+        return self._run("open", cfg, [session_key(user_id, sid)], [
             self._now_arg(), user_id, person_prefix(user_id), sid, token, courseware_id, duration_ms,
             required_watch_ms, required_coverage_s, seed.furthest_ms, seed.resume_ms, seed.watch_ms,
             seed.coverage_bitmap, int(seed.completed), ip, user_agent, device, int(automation), resume_sid, draw_ms,
         ])
+
+    def peers(self, kind: str, name: str, user_id: int, info: dict, window_ms: int) -> list[dict]:
+        """Record the opener behind an address (``kind`` "a") or on a device ("d"); return everyone seen there
+        within the window (the opener included), as the JSON each recorded."""
+        tag = f"trk:{{{kind}:{name}}}:"
+        raw = self._scripts["peers"](keys=[tag + "m", tag + "i"], args=[
+            self._now_arg(), int(user_id), json.dumps(info, separators=(",", ":")), max(int(window_ms), 1)])
+        return [json.loads(item) for item in raw if item]
+
+    def evidence(self, cfg: str, *, user_id: int, sid: str, events: list) -> dict:
+        """Add cross-person evidence [type, values, once-key] to a session; return its totals (or no_session)."""
+        return self._run("evidence", cfg, [session_key(user_id, sid)], [
+            self._now_arg(), user_id, person_prefix(user_id), sid, json.dumps(events, ensure_ascii=False)])
 
     def heartbeat(self, cfg: str, *, user_id: int, sid: str, token: str, next_token: str, position_ms: int,
                   playing: bool, hints: dict, draw_ms: int, check_code: str, check_id: str) -> dict:

@@ -72,7 +72,14 @@ def flush_tick() -> int:
     if not service.get_store().try_lock("flush", max(int(settings.flush_interval_s * 900), 1)):
         return 0
     service.close_idle_sessions()
-    return flush_dirty_sessions()
+    flushed = flush_dirty_sessions()
+    # An organisation's usual addresses, learned from its people's sessions: one process an hour is plenty.
+    if service.get_store().try_lock("learn_addresses", 3_600_000):
+        from lms.addresses.service import learn_addresses  # addresses reads tracking's sessions; imported at use
+
+        learn_addresses(settings.learn_min_people, settings.learn_min_days, settings.learn_lookback_days)
+        db.session.commit()
+    return flushed
 
 
 def run_flusher(app: Flask, stop: threading.Event) -> None:

@@ -362,8 +362,9 @@ class TrackingClient:
     """
 
     def __init__(self, url: str, login: str, *, address: str = "10.1.0.1", user_agent: str = BROWSER_UA,
-                 device: str | None = None, ack_timeout_s: float = 10.0):
+                 device: str | None = None, ack_timeout_s: float = 10.0, traits: dict | None = None):
         self.url, self.login, self.address, self.user_agent = url, login, address, user_agent
+        self.traits = traits
         self.device = device or "dev_" + secrets.token_hex(6)
         self.ack_timeout_s = ack_timeout_s
         self.http: requests.Session | None = None
@@ -413,6 +414,8 @@ class TrackingClient:
     def open(self, courseware_id: int, *, resume: bool = False, device: str | None = None) -> dict:
         """Open a playback (``resume``: of this page's session, after a reconnect or a lost acknowledgement)."""
         payload = {"courseware_id": courseware_id, "device": device or self.device}
+        if self.traits:
+            payload["device_traits"] = self.traits
         if resume and self.sid:
             payload["resume_sid"] = self.sid
         ack = self.call("open", payload)

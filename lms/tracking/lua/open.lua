@@ -1,5 +1,5 @@
 -- Open a playback, or resume one after a reconnect; the person's previous playback, if any, is superseded.
--- KEYS: 1 the new session hash, 2 the address's account set, 3 the device's account set
+-- KEYS: 1 the new session hash (the evidence across people, by address and device, is peers.lua's)
 -- ARGV: 1 now|'', 2 uid, 3 prefix, 4 new sid, 5 token, 6 courseware id, 7 duration ms, 8 required watch ms,
 --       9 required coverage s, 10 seed furthest ms, 11 seed resume ms, 12 seed watch ms, 13 seed coverage bitmap,
 --       14 seed completed 0|1, 15 ip, 16 user agent, 17 device id|'', 18 automation 0|1, 19 resume sid|'', 20 draw ms
@@ -70,23 +70,6 @@ end
 
 redis.call('SET', P .. 'active', sid)
 redis.call('HSETNX', P .. 'chk', 'left_ms', draw)
-
--- Several accounts studying from one address or one device within the window.
-local function shared(key, member_limit, etype, what)
-  redis.call('ZADD', key, NOW, UID)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', NOW - CFG.addr_window_ms)
-  redis.call('PEXPIRE', key, CFG.addr_window_ms)
-  local n = redis.call('ZCARD', key)
-  if n > member_limit then
-    add_event(sid, etype, {accounts = n, [what] = ARGV[what == 'ip' and 15 or 17]})
-  end
-end
-if ARGV[15] ~= '' then
-  shared(KEYS[2], CFG.addr_max_accounts, 'shared_address', 'ip')
-end
-if ARGV[17] ~= '' then
-  shared(KEYS[3], CFG.device_max_accounts, 'shared_device', 'device')
-end
 
 touch(sid)
 redis.call('ZADD', 'trk:live', NOW, UID .. ':' .. sid)

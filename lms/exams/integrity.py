@@ -220,13 +220,13 @@ def timeline(attempt: Attempt, settings: IntegritySettings | None = None) -> lis
         question = attempt.questions[answer.position - 1]
         rows.append(QuestionTiming(answer.position, question["prompt"], shown, first, answer.saved_at,
                                    max(0.0, (first - max(previous, shown)).total_seconds()),
-                                   round(min_read_seconds(question, settings), 1),
+                                   min_read_seconds(question, settings),
                                    None if attempt.graded_at is None else answer.position not in wrong))
         previous = max(previous, first)
     for position, question in enumerate(attempt.questions, start=1):
         if position not in answers:
             rows.append(QuestionTiming(position, question["prompt"], shown, None, None, None,
-                                       round(min_read_seconds(question, settings), 1),
+                                       min_read_seconds(question, settings),
                                        None if attempt.graded_at is None else False))
     return rows
 
@@ -253,7 +253,7 @@ def on_graded(attempt: Attempt, moment: dt.datetime) -> None:
     if len(fast) >= settings.fast_min_count and len(fast) >= settings.fast_min_share * len(answered):
         _add_event(attempt, "quiz_fast", moment, {
             "count": len(fast), "of": len(answered),
-            "questions": [[row.position, round(row.given_s, 2), row.needed_s] for row in fast[:50]]})
+            "questions": [[row.position, round(row.given_s, 2), round(row.needed_s, 2)] for row in fast[:50]]})
     _same_answers(attempt, moment, settings)
     rescore(attempt, moment)
 

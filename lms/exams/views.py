@@ -19,6 +19,7 @@ from lms.exams.models import QuestionKind
 from lms.extensions import db
 from lms.orgs.permissions import Permission
 from lms.tracking.events import client_address
+from lms.tracking.models import HoldState
 
 bp = Blueprint("exams", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/exams")
@@ -288,5 +289,6 @@ def result_page(attempt_id: int):
     if attempt.graded_at is None:
         return redirect(url_for("exams.attempt_page", attempt_id=attempt_id))
     result = service.attempt_result(current_user, attempt_id, moment)
+    reasons = integrity.hold_reasons(attempt.id) if attempt.hold_state == HoldState.HELD else []
     return _no_store(render_template("exams/result.html", result=result, attempt=result.attempt,
-                                     china_time=service.china_time))
+                                     china_time=service.china_time, hold_reasons=reasons))

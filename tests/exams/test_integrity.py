@@ -140,6 +140,8 @@ def test_a_scripted_attempt_answering_each_question_in_200_ms_is_held_and_posts_
     assert entries(learner) == []
     page = client.get(f"/courses/{course.id}/quiz").get_data(as_text=True)
     assert "待审核后入账" in page
+    result = client.get(f"/quiz/attempts/{attempt.id}/result").get_data(as_text=True)
+    assert "待审核后入账" in result and integrity.QUIZ_HOLD_REASONS["quiz_fast"] in result
 
 
 def test_the_timeline_gives_each_question_the_time_since_the_previous_first_answer(app, client, tree, clock):

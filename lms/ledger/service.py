@@ -255,6 +255,19 @@ def _settle(credit: CourseCredit, user: User) -> None:
     credit.state, credit.state_reason, credit.settled_at = CreditState.POSTED, None, utcnow()
 
 
+def reverse_course_credit(credit: CourseCredit, reason: str) -> list[LedgerEntry]:
+    """Take back a posted course credit whose quiz attempt a reviewer voided afterwards: a reversal entry, once."""
+    if credit.state != CreditState.POSTED:
+        return []
+    user = db.session.get(User, credit.user_id)
+    entries = post(user, year=credit.year, source_type=SourceType.COURSE, source_id=credit.id,
+                   postings=[Posting(credit.category, -credit.hours)], earned_on=credit.earned_on,
+                   description=f"网络课程《{credit.course.title}》测验记录经审核作废", purpose=Purpose.REVERSAL,
+                   reason=reason)
+    credit.state, credit.state_reason, credit.settled_at = CreditState.VOIDED, "测验记录经审核作废，已冲销", utcnow()
+    return entries
+
+
 def _course_credit(user_id: int, course_id: int) -> CourseCredit | None:
     return db.session.scalar(sa.select(CourseCredit).where(CourseCredit.user_id == user_id,
                                                            CourseCredit.course_id == course_id))

@@ -21,9 +21,11 @@ from lms.exams import integrity
 from lms.exams.models import Attempt, AttemptReviewDecision
 from lms.extensions import db
 from lms.ledger import service as ledger
+from lms.ledger.models import CourseCredit, CreditState
 from lms.orgs.access import has_permission, within_scope
 from lms.orgs.models import Org
 from lms.orgs.permissions import Permission
+from lms.review.models import ReviewOutcome
 from lms.review.service import _parse_outcome, _parse_reason, can_decide, can_view
 from lms.tracking.models import HoldState
 
@@ -141,6 +143,12 @@ def decide_attempts(actor: User, attempt_ids, decision, reason) -> list[AttemptR
                      label=f"{attempt.user.name}的测验记录 #{attempt.id}", org=attempt.user.org, reason=reason,
                      before={"hold_state": HoldState.HELD.value}, after={"hold_state": outcome.hold_state.value})
     db.session.flush()
+    if outcome == ReviewOutcome.VOID:
+        # Evidence can arrive after the hours were posted (a colleague's later attempt, another account's start on
+        # this device): a void then takes them back with a reversal entry.
+        for credit in db.session.scalars(sa.select(CourseCredit).where(
+                CourseCredit.attempt_id.in_([a.id for a in attempts]), CourseCredit.state == CreditState.POSTED)):
+            ledger.reverse_course_credit(credit, reason)
     for user_id in sorted({a.user_id for a in attempts}):
         ledger.settle_course_credits(user_id)
     db.session.flush()

@@ -289,6 +289,15 @@ def test_an_attempt_from_a_device_another_account_used_is_evidence_on_both_and_h
     assert [e.values["other"] for e in events(two, "quiz_shared_device")] == [one.id]
     assert [e.values["other"] for e in events(one, "quiz_shared_device")] == [two.id]
     assert db.session.get(Attempt, two.id).hold_state == HoldState.HELD
+    # The first account's hours were posted before the evidence came; voiding its attempt takes them back, once.
+    assert db.session.get(Attempt, one.id).hold_state == HoldState.HELD
+    assert credit_of(first, course).state == CreditState.POSTED and len(entries(first)) == 1
+    headers = api_token(client, tree.reviewer)
+    body = {"ids": [one.id], "decision": "void", "reason": "同一设备替他人测验"}
+    assert client.post("/api/v1/review/attempt-decisions", json=body, headers=headers).status_code == 201
+    assert client.post("/api/v1/review/attempt-decisions", json=body, headers=headers).status_code == 409
+    assert sorted(e.hours for e in entries(first)) == [-1, 1]
+    assert credit_of(first, course).state == CreditState.VOIDED
 
 
 def test_accounts_behind_one_address_on_their_own_devices_are_not_held(app, client, tree, clock):
@@ -384,7 +393,9 @@ def test_a_held_attempt_posts_its_hours_only_when_released_and_exactly_once(app,
         thread.start()
     for thread in threads:
         thread.join()
-    assert outcomes.count(201) == 1 and set(outcomes) <= {201, 409, 500}, outcomes
+    # SQLite has one writer at a time: a release that waited too long for the lock fails and changes nothing.
+    allowed = {201, 409, 500} if db.engine.dialect.name == "sqlite" else {201, 409}
+    assert outcomes.count(201) == 1 and set(outcomes) <= allowed, outcomes
     assert client.post(url, json=body, headers=headers).status_code == 409  # and once more, later
     assert len(entries(learner)) == 1
     assert credit_of(learner, course).state == CreditState.POSTED

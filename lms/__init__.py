@@ -169,6 +169,8 @@ def _register_blueprints(app: Flask) -> None:
     from lms.orgs.views import bp as orgs_pages
     from lms.player.views import bp as player
     from lms.review.api import blp as review_api
+    from lms.review.attempt_api import blp as review_attempts_api
+    from lms.review.attempt_views import bp as review_attempt_pages
     from lms.review.views import bp as review_pages
     from lms.statistics.api import blp as statistics_api
     from lms.statistics.views import bp as statistics_pages
@@ -178,12 +180,12 @@ def _register_blueprints(app: Flask) -> None:
     # exams_api: the quiz attempt page's own JSON calls, CSRF-checked like the forms.
     metrics.init_app(app)
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
-                      certificate_pages, review_pages, declaration_pages, exams_pages, exams_api, audit_pages,
-                      statistics_pages, notify_pages, transfer_pages, notice_pages, address_pages):
+                      certificate_pages, review_pages, review_attempt_pages, declaration_pages, exams_pages, exams_api,
+                      audit_pages, statistics_pages, notify_pages, transfer_pages, notice_pages, address_pages):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, org_admin_api, courses_api, uploads_api, review_api, statistics_api,
-                      transfers_api, notices_api, addresses_api):
+                      transfers_api, notices_api, addresses_api, review_attempts_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

@@ -30,6 +30,7 @@ def register_cli(app: Flask) -> None:
             seed_demo_courses,
             seed_demo_data,
             seed_demo_declarations,
+            seed_demo_held_attempt,
             seed_demo_held_session,
             seed_demo_notices,
             seed_demo_quizzes,
@@ -56,7 +57,8 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  人员调转：{transfer}")
         for title in seed_demo_notices():
             click.echo(f"  已发布通知：{title}")
-        held = seed_demo_held_session(db.session.scalar(sa.select(User).where(User.login == HELD_LEARNER_LOGIN)))
+        held_learner = db.session.scalar(sa.select(User).where(User.login == HELD_LEARNER_LOGIN))
+        held = seed_demo_held_session(held_learner)
         if held:
             click.echo(f"  待审核的观看记录：{held}")
         held = seed_demo_held_session(db.session.scalar(sa.select(User).where(User.login == COUNTY_LEARNER_LOGIN)))
@@ -64,6 +66,9 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  待区级审核员审核的观看记录：{held}")
         for line in seed_demo_addresses():
             click.echo(f"  已登记的单位出口地址：{line}")
+        held_attempt = seed_demo_held_attempt(held_learner)
+        if held_attempt:
+            click.echo(f"  待审核的测验记录：{held_attempt}")
         click.echo(f"\n演示数据已就绪。打开 {url} ，所有演示账号的密码都是：{DEMO_PASSWORD}\n")
         width = max(len(entry.role) for entry in logins)
         for entry in logins:

@@ -337,6 +337,43 @@ def seed_demo_held_session(learner: User) -> str | None:
     return f"{learner.name}《{courseware.title}》观看记录 #{session.id}（{session.hold_state.label}）"
 
 
+def seed_demo_held_attempt(learner: User) -> str | None:
+    """Pass the 公需 course's quiz as a script would, each answer 200 ms after the last, half an hour ago.
+
+    The learner's watching of the course is recorded as complete (as a flush would after watching it); the quiz
+    then goes through the real attempt rules on moments the demo chooses, and the integrity rules hold it, so the
+    reviewer's 测验审核 queue has a real case with its per-question timeline. None when the learner has one.
+    """
+    from lms.courses import service as courses
+    from lms.courses.models import Course
+    from lms.exams import integrity
+    from lms.exams import service as exams
+    from lms.exams.models import Attempt
+    from lms.tracking.models import CoursewareProgress
+
+    course = db.session.scalar(sa.select(Course).where(Course.title == DEMO_COURSES[0][1]))
+    if course is None or exams.quiz_of(course.id) is None or db.session.scalar(
+            sa.select(Attempt.id).where(Attempt.user_id == learner.id, Attempt.course_id == course.id).limit(1)):
+        return None
+    courses.enroll(learner, course.id)
+    for courseware in course.coursewares:
+        if db.session.scalar(sa.select(CoursewareProgress.id).where(
+                CoursewareProgress.user_id == learner.id, CoursewareProgress.courseware_id == courseware.id)) is None:
+            db.session.add(CoursewareProgress(user_id=learner.id, courseware_id=courseware.id, completed_at=utcnow(),
+                                              verified_watch_seconds=float(courseware.labelled_hours) * 2700))
+    db.session.flush()
+    moment = utcnow() - dt.timedelta(minutes=30)
+    attempt = exams.start_attempt(learner, course.id, moment, ip="10.12.3.45", user_agent=HELD_USER_AGENT,
+                                  device="demo-device-lihua")
+    integrity.mark_shown(attempt, moment)
+    for position, question in enumerate(attempt.questions, start=1):
+        moment += dt.timedelta(milliseconds=200)
+        exams.save_answer(learner, attempt.id, position, list(question["correct"]), moment)
+    exams.submit_attempt(learner, attempt.id, moment + dt.timedelta(seconds=1))
+    db.session.commit()
+    return f"{learner.name}《{course.title}》测验记录 #{attempt.id}（{attempt.hold_state.label}）"
+
+
 # Units of the demo department with staff at every stage of the year, so that the statistics have something to
 # show: (unit, serial, [(name, 公需 hours, 专业 hours)]). 中心医院's staff join 张明 and 李华.
 DEMO_STAFF = (

@@ -160,3 +160,30 @@ def test_the_district_reviewer_sees_only_the_districts_held_session(app):
     assert held[0].hold_state == HoldState.HELD
     review.decide_sessions(reviewer, [held[0].id], "release", "核实为本人学习")
     db.session.commit()
+
+
+def test_the_demo_held_quiz_attempt_is_taken_through_the_real_rules_and_waits_in_the_quiz_review_queue(app):
+    from lms.demo import seed_demo_held_attempt
+    from lms.exams.models import Attempt
+    from lms.ledger.models import CourseCredit, CreditState
+    from lms.review import attempts as attempt_review
+
+    seed_demo_data()
+    db.session.commit()
+    base_admin, reviewer = (db.session.scalar(sa.select(User).where(User.login == login))
+                            for login in ("base_admin", "reviewer"))
+    learner = db.session.scalar(sa.select(User).where(User.login == HELD_LEARNER_LOGIN))
+    _category, title, _description, lectures = DEMO_COURSES[0]
+    make_published_course(base_admin.org, title=title, category=Category.PUBLIC,
+                          hours=[hours for _t, _m, hours in lectures], write_files=False)
+    seed_demo_quizzes(base_admin)
+
+    made = seed_demo_held_attempt(learner)
+    assert made and "待审核" in made
+    assert seed_demo_held_attempt(learner) is None  # once
+    [attempt] = db.session.scalars(sa.select(Attempt).where(Attempt.user_id == learner.id)).all()
+    assert attempt.passed and attempt.hold_state == HoldState.HELD
+    credit = db.session.scalar(sa.select(CourseCredit).where(CourseCredit.user_id == learner.id))
+    assert credit.state == CreditState.HELD
+    assert [a.id for a in attempt_review.held_attempts(reviewer)] == [attempt.id]
+    assert all(row.fast for row in attempt_review.evidence(reviewer, attempt.id).timeline)

@@ -22,6 +22,7 @@ ADMIN_MENU = [
     ("证书查询打印", "certificates.certificate_list", {Permission.LOOKUP_CERTIFICATES}),
     ("创建人社部门", "orgs.create_bureau", {Permission.CREATE_BUREAUS}),
     ("观看审核", "review.queue", {Permission.VIEW_SESSIONS, Permission.REVIEW_SESSIONS}),
+    ("测验审核", "review_attempts.queue", {Permission.VIEW_SESSIONS, Permission.REVIEW_SESSIONS}),
     ("发布通知", "notices.manage", {Permission.PUBLISH_NOTICES}),
     ("单位网络地址", "addresses.address_page", {Permission.MANAGE_ADDRESSES}),
     ("课程管理", "courses.base_courses", {Permission.MANAGE_COURSES}),

@@ -18,6 +18,8 @@ from lms.accounts.models import User
 from lms.core.db import enum_column, utcnow
 from lms.courses.models import Course
 from lms.extensions import db
+from lms.review.models import ReviewOutcome
+from lms.tracking.models import HoldState
 
 
 class QuestionKind(enum.StrEnum):
@@ -97,6 +99,15 @@ class Attempt(db.Model):
     score_percent: Mapped[int | None]
     passed: Mapped[bool | None]
     wrong_positions: Mapped[list | None] = mapped_column(sa.JSON)  # 1-based numbers of the questions missed
+    # Integrity (lms.exams.integrity): when the server first sent the questions, where the attempt was started
+    # from, and the evidence's risk score; a held attempt posts no hours until a reviewer releases it.
+    shown_at: Mapped[dt.datetime | None]
+    ip: Mapped[str] = mapped_column(sa.String(45), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(300), default="")
+    device_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    risk_score: Mapped[int] = mapped_column(default=0)
+    hold_state: Mapped[HoldState] = mapped_column(enum_column(HoldState), default=HoldState.NONE, index=True)
+    held_at: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship()
     quiz: Mapped[Quiz] = relationship()
@@ -115,5 +126,36 @@ class AttemptAnswer(db.Model):
     position: Mapped[int]  # 1-based number of the question in the attempt
     choices: Mapped[list] = mapped_column(sa.JSON)
     saved_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    first_saved_at: Mapped[dt.datetime | None]  # when the question was first answered (kept by later saves)
 
     __table_args__ = (sa.UniqueConstraint("attempt_id", "position", name="uq_exam_attempt_answers_attempt_position"),)
+
+
+class AttemptEvent(db.Model):
+    """One piece of evidence on an attempt (answers too fast, answers shared, a shared device, …), with its points."""
+
+    __tablename__ = "exam_attempt_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("exam_attempts.id"), index=True)
+    type: Mapped[str] = mapped_column(sa.String(30))
+    at: Mapped[dt.datetime]
+    values: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    points: Mapped[int] = mapped_column(default=0)
+
+
+class AttemptReviewDecision(db.Model):
+    """A reviewer's decision on one held attempt. Never updated (a trigger refuses it); one per attempt."""
+
+    __tablename__ = "attempt_review_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(sa.ForeignKey("exam_attempts.id"))
+    decision: Mapped[ReviewOutcome] = mapped_column(enum_column(ReviewOutcome))
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    reviewer_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    reviewer: Mapped[User] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("attempt_id", name="uq_attempt_review_decisions_attempt"),)

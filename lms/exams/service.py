@@ -27,6 +27,7 @@ from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.validation import clean_text
 from lms.courses import service as courses
 from lms.courses.models import Course
+from lms.exams import integrity
 from lms.exams.models import Attempt, AttemptAnswer, ClosedBy, Question, QuestionKind, Quiz
 from lms.extensions import db
 from lms.ledger import service as ledger
@@ -427,6 +428,8 @@ def _refusal(user: User, course: Course, quiz: Quiz, attempts: list[Attempt], mo
         return "您已通过本课程测验。"
     if len(attempts) >= quiz.max_attempts:
         return f"测验次数已用完（每人最多 {quiz.max_attempts} 次）。"
+    if attempts and (refusal := integrity.exposure_refusal(integrity.exposure(user.id, quiz.id, course.id))):
+        return refusal
     if attempts and quiz.wait_minutes:
         next_at = _ended_at(attempts[-1]) + dt.timedelta(minutes=quiz.wait_minutes)
         if moment < next_at:
@@ -449,8 +452,12 @@ def _draw(course_id: int, count: int) -> list[dict]:
     return drawn
 
 
-def start_attempt(user: User, course_id: int, moment: dt.datetime) -> Attempt:
-    """Start an attempt (or return the one in progress): draw its questions and set its deadline. Caller commits."""
+def start_attempt(user: User, course_id: int, moment: dt.datetime, *, ip: str = "", user_agent: str = "",
+                  device=None) -> Attempt:
+    """Start an attempt (or return the one in progress): draw its questions and set its deadline. Caller commits.
+
+    Where it was started from (address, browser, the page's device id) is kept for the integrity evidence.
+    """
     state = learner_quiz(user, course_id, moment)
     if state.refusal:
         refused = NotAllowed if state.refusal in (NOT_OPEN, NOT_WATCHED) else Conflict
@@ -460,7 +467,8 @@ def start_attempt(user: User, course_id: int, moment: dt.datetime) -> Attempt:
     quiz = state.quiz
     attempt = Attempt(quiz_id=quiz.id, course_id=quiz.course_id, user_id=user.id, number=len(state.attempts) + 1,
                       questions=_draw(quiz.course_id, quiz.draw_count), pass_percent=quiz.pass_percent,
-                      started_at=moment, deadline_at=moment + dt.timedelta(minutes=quiz.time_limit_minutes))
+                      started_at=moment, deadline_at=moment + dt.timedelta(minutes=quiz.time_limit_minutes),
+                      ip=(ip or "")[:45], user_agent=(user_agent or "")[:300], device_id=integrity.clean_device(device))
     try:
         with db.session.begin_nested():
             db.session.add(attempt)
@@ -471,6 +479,7 @@ def start_attempt(user: User, course_id: int, moment: dt.datetime) -> Attempt:
         if existing is None:
             raise
         return existing
+    integrity.on_start(attempt, state.attempts[-1] if state.attempts else None, moment)
     return attempt
 
 
@@ -545,8 +554,9 @@ def _upsert_answer(attempt_id: int, position: int, choices: list[int], moment: d
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    # first_saved_at is the question's answering time for the integrity rules: later changes keep it.
     statement = insert(AttemptAnswer).values(attempt_id=attempt_id, position=position, choices=choices,
-                                             saved_at=moment)
+                                             saved_at=moment, first_saved_at=moment)
     db.session.execute(statement.on_conflict_do_update(
         index_elements=["attempt_id", "position"],
         set_={"choices": statement.excluded.choices, "saved_at": statement.excluded.saved_at}))
@@ -618,6 +628,7 @@ def _grade(attempt: Attempt, moment: dt.datetime, closed_by: ClosedBy) -> bool:
     attempt.passed = attempt.correct_count * 100 >= attempt.pass_percent * total
     attempt.wrong_positions = wrong
     db.session.flush()
+    integrity.on_graded(attempt, moment)  # before the credit: a held attempt posts nothing
     if attempt.passed:
         earned_at = min(moment, attempt.deadline_at)
         ledger.credit_course(attempt.user, attempt.course, attempt_id=attempt.id, now=earned_at)

@@ -13,11 +13,13 @@ from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, ServiceError
 from lms.core.xlsx import xlsx_download
 from lms.courses.service import course_for_author
-from lms.exams import service, xlsx
+from lms.exams import integrity, service, xlsx
 from lms.exams.forms import ActionForm, ImportForm, QuestionForm, SettingsForm
 from lms.exams.models import QuestionKind
 from lms.extensions import db
 from lms.orgs.permissions import Permission
+from lms.tracking.events import client_address
+from lms.tracking.models import HoldState
 
 bp = Blueprint("exams", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/exams")
@@ -47,6 +49,7 @@ def _render_bank(course_id: int, *, settings_form: SettingsForm | None = None, i
         import_problems=import_problems, import_message=import_message, answer_letters=service.answer_letters,
         max_import_mb=xlsx.MAX_BYTES // 1024 // 1024, max_import_questions=xlsx.MAX_QUESTIONS,
         letters=service.OPTION_LETTERS,
+        bank_warning=quiz and integrity.small_bank_warning(len(questions), quiz.draw_count, quiz.max_attempts),
     ), status
 
 
@@ -208,7 +211,8 @@ def quiz_page(course_id: int):
     """Show the learner the course's quiz: its rules, past attempts and whether one may start now."""
     state = service.learner_quiz(current_user, course_id, service.now())
     db.session.commit()  # an attempt whose time ran out was just graded
-    return _no_store(render_template("exams/quiz.html", state=state, china_time=service.china_time))
+    seen = state.quiz and state.attempts and integrity.exposure(current_user.id, state.quiz.id, state.course.id)
+    return _no_store(render_template("exams/quiz.html", state=state, china_time=service.china_time, exposure=seen))
 
 
 @bp.post("/courses/<int:course_id>/quiz/start")
@@ -219,7 +223,9 @@ def start_attempt(course_id: int):
         flash(EXPIRED_FORM, "error")
         return redirect(url_for("exams.quiz_page", course_id=course_id))
     try:
-        attempt = service.start_attempt(current_user, course_id, service.now())
+        attempt = service.start_attempt(current_user, course_id, service.now(), ip=client_address(),
+                                        user_agent=request.headers.get("User-Agent", ""),
+                                        device=request.form.get("device"))
         db.session.commit()
     except ServiceError as error:
         # A refusal writes nothing but the grading of an attempt whose time ran out, which is worth keeping.
@@ -235,9 +241,11 @@ def attempt_page(attempt_id: int):
     """Show an attempt's questions with the answers saved so far, or its result once graded."""
     moment = service.now()
     attempt = service.attempt_for_learner(current_user, attempt_id, moment)
-    db.session.commit()
     if attempt.graded_at is not None:
+        db.session.commit()
         return redirect(url_for("exams.result_page", attempt_id=attempt.id))
+    integrity.mark_shown(attempt, moment)  # the questions leave the server now: the reading times start here
+    db.session.commit()
     return _no_store(render_template("exams/attempt.html", attempt=attempt,
                                      questions=service.shown_questions(attempt),
                                      remaining=service.remaining_seconds(attempt, moment),
@@ -281,5 +289,6 @@ def result_page(attempt_id: int):
     if attempt.graded_at is None:
         return redirect(url_for("exams.attempt_page", attempt_id=attempt_id))
     result = service.attempt_result(current_user, attempt_id, moment)
+    reasons = integrity.hold_reasons(attempt.id) if attempt.hold_state == HoldState.HELD else []
     return _no_store(render_template("exams/result.html", result=result, attempt=result.attempt,
-                                     china_time=service.china_time))
+                                     china_time=service.china_time, hold_reasons=reasons))

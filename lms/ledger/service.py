@@ -217,8 +217,27 @@ def settle_course_credits(user_id: int) -> list[CourseCredit]:
     return list(held)
 
 
+def attempt_hold_state(credit: CourseCredit):
+    """Return the review state of the quiz attempt a credit was earned by (lms.exams.integrity), or None."""
+    from lms.exams.models import Attempt
+
+    if credit.attempt_id is None:
+        return None
+    return db.session.scalar(sa.select(Attempt.hold_state).where(Attempt.id == credit.attempt_id))
+
+
 def _settle(credit: CourseCredit, user: User) -> None:
+    from lms.tracking.models import HoldState
+
     course = credit.course
+    attempt_state = attempt_hold_state(credit)
+    if attempt_state == HoldState.HELD:
+        credit.state, credit.state_reason = CreditState.HELD, "本课程测验记录正在审核，审核通过后自动入账"
+        return
+    if attempt_state == HoldState.VOIDED:
+        credit.state, credit.state_reason = CreditState.VOIDED, "测验记录经审核作废，不予入账"
+        credit.settled_at = utcnow()
+        return
     if held_session_count(user.id, course):
         credit.state, credit.state_reason = CreditState.HELD, "本课程有观看记录正在审核，审核通过后自动入账"
         return
@@ -234,6 +253,19 @@ def _settle(credit: CourseCredit, user: User) -> None:
          postings=[Posting(credit.category, credit.hours)], earned_on=credit.earned_on,
          description=f"网络课程《{course.title}》")
     credit.state, credit.state_reason, credit.settled_at = CreditState.POSTED, None, utcnow()
+
+
+def reverse_course_credit(credit: CourseCredit, reason: str) -> list[LedgerEntry]:
+    """Take back a posted course credit whose quiz attempt a reviewer voided afterwards: a reversal entry, once."""
+    if credit.state != CreditState.POSTED:
+        return []
+    user = db.session.get(User, credit.user_id)
+    entries = post(user, year=credit.year, source_type=SourceType.COURSE, source_id=credit.id,
+                   postings=[Posting(credit.category, -credit.hours)], earned_on=credit.earned_on,
+                   description=f"网络课程《{credit.course.title}》测验记录经审核作废", purpose=Purpose.REVERSAL,
+                   reason=reason)
+    credit.state, credit.state_reason, credit.settled_at = CreditState.VOIDED, "测验记录经审核作废，已冲销", utcnow()
+    return entries
 
 
 def _course_credit(user_id: int, course_id: int) -> CourseCredit | None:

@@ -20,6 +20,7 @@ from lms.extensions import db
 from lms.orgs.access import has_permission
 from lms.orgs.permissions import Permission
 from lms.orgs.service import reviewable_orgs_query
+from lms.review.attempts import held_attempt_count
 from lms.review.service import held_count
 from lms.transfers.models import PersonTransfer
 from lms.transfers.service import awaiting_condition
@@ -61,6 +62,7 @@ TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
     ("org_registrations", "待审核的单位注册", Permission.APPROVE_ORGS, _org_registrations, "orgs.registrations_page"),
     ("declarations", "轮到本单位审核的学时申报", Permission.REVIEW_DECLARATIONS, _declarations, "declarations.review"),
     ("held_sessions", "待审核的挂起观看记录", Permission.REVIEW_SESSIONS, held_count, "review.queue"),
+    ("held_attempts", "待审核的暂扣测验记录", Permission.REVIEW_SESSIONS, held_attempt_count, "review_attempts.queue"),
     ("transfers", "待本单位答复的人员调转", Permission.TRANSFER_PEOPLE, _transfers, "transfers.records_page"),
 ]
 

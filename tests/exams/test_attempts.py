@@ -37,6 +37,13 @@ def clock(app):
     return Clock(app)
 
 
+@pytest.fixture(autouse=True)
+def lenient_integrity(app):
+    """These tests hold grading, time limits and the ledger; they answer at machine speed and retry at once, which
+    the integrity rules (tests/exams/test_integrity.py) would hold or refuse."""
+    app.config["LMS_EXAMS_INTEGRITY"] = {"fast_min_count": 10_000, "exposure_max_share": 1.0}
+
+
 @pytest.fixture
 def course(tree):
     """A published 1.5-hour professional course with an 8-question bank, its quiz drawing 5; learner_a enrolled."""

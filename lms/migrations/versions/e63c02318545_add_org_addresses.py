@@ -1,7 +1,7 @@
 """Add organisations' known network addresses (registered and learned)
 
 Revision ID: e63c02318545
-Revises: 11f7ffe1d781
+Revises: 3e5a7c9b1d2f
 Create Date: 2026-12-07 20:30:00.000000
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'e63c02318545'
-down_revision = '11f7ffe1d781'
+down_revision = '3e5a7c9b1d2f'
 branch_labels = None
 depends_on = None
 

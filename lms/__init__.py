@@ -141,6 +141,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from lms.accounts.api import blp as accounts_api
+    from lms.accounts.change_api import blp as person_changes_api
+    from lms.accounts.change_views import bp as person_change_pages
     from lms.accounts.views import bp as accounts_pages
     from lms.audit.views import bp as audit_pages
     from lms.certificates.views import bp as certificate_pages
@@ -159,6 +161,8 @@ def _register_blueprints(app: Flask) -> None:
     from lms.notify.views import bp as notify_pages
     from lms.orgs.admin_api import blp as org_admin_api
     from lms.orgs.api import blp as orgs_api
+    from lms.orgs.change_api import blp as org_changes_api
+    from lms.orgs.change_views import bp as org_change_pages
     from lms.orgs.views import bp as orgs_pages
     from lms.player.views import bp as player
     from lms.review.api import blp as review_api
@@ -171,11 +175,12 @@ def _register_blueprints(app: Flask) -> None:
     # exams_api: the quiz attempt page's own JSON calls, CSRF-checked like the forms.
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
                       certificate_pages, review_pages, declaration_pages, exams_pages, exams_api, audit_pages,
-                      statistics_pages, notify_pages, transfer_pages, notice_pages):
+                      statistics_pages, notify_pages, transfer_pages, notice_pages,
+                      person_change_pages, org_change_pages):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, org_admin_api, courses_api, uploads_api, review_api, statistics_api,
-                      transfers_api, notices_api):
+                      transfers_api, notices_api, person_changes_api, org_changes_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

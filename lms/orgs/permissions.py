@@ -45,6 +45,9 @@ class Permission(enum.StrEnum):
     VIEW_SESSIONS = "view_sessions"
     REVIEW_SESSIONS = "review_sessions"
     PUBLISH_NOTICES = "publish_notices"
+    EDIT_OWN_ORG = "edit_own_org"
+    REVIEW_ORG_CHANGES = "review_org_changes"
+    REVIEW_PERSON_CHANGES = "review_person_changes"
 
     @property
     def label(self) -> str:
@@ -110,6 +113,15 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
         "防作弊审核", "对挂起的观看记录作出放行或作废的决定（SPEC §3）。", HR_KINDS, super_admin_holds=False),
     Permission.PUBLISH_NOTICES: PermissionInfo(
         "发布通知公告", "向本单位及下级单位发布、修改、撤回通知公告（信息发布）。", DEPARTMENT_AND_HR),
+    Permission.EDIT_OWN_ORG: PermissionInfo(
+        "本级机构信息", "修改本单位的地址和联系人（即时生效），申请修改名称、统一社会信用代码（上级审核，5.1.1.1）。",
+        EVERY_ADMIN_KIND),
+    Permission.REVIEW_ORG_CHANGES: PermissionInfo(
+        "审核机构信息修改", "通过或驳回直属下级单位名称、统一社会信用代码的修改（5.1.4.2）。", DEPARTMENT_AND_HR),
+    # A duty of its own rather than APPROVE_PEOPLE: the manual keeps registration review (5.1.3) and change
+    # review (5.1.4) apart, so a unit may give them to different admins; the super admin holds both.
+    Permission.REVIEW_PERSON_CHANGES: PermissionInfo(
+        "审核人员信息修改", "通过或驳回本单位人员专业技术职务、职称、学历的修改申请（5.1.4.1）。", UNIT),
 }
 
 assert set(CATALOGUE) == set(Permission), "every permission needs its catalogue entry"

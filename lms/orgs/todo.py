@@ -12,12 +12,15 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from flask import url_for
 
-from lms.accounts.models import User
+from lms.accounts import changes as person_changes
+from lms.accounts.models import PersonChange, User
 from lms.accounts.service import reviewable_learners_query
 from lms.declarations.models import Declaration
 from lms.declarations.service import review_queue_condition
 from lms.extensions import db
+from lms.orgs import changes as org_changes
 from lms.orgs.access import has_permission
+from lms.orgs.models import OrgChange
 from lms.orgs.permissions import Permission
 from lms.orgs.service import reviewable_orgs_query
 from lms.review.service import held_count
@@ -52,6 +55,16 @@ def _declarations(actor: User) -> int:
 
 def _transfers(actor: User) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(PersonTransfer).where(awaiting_condition(actor)))
+
+
+def _person_changes(actor: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(PersonChange)
+                             .where(person_changes.review_queue_condition(actor)))
+
+
+def _org_changes(actor: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(OrgChange)
+                             .where(org_changes.review_queue_condition(actor)))
 
 
 # (key, label, permission, count, endpoint): shown only to admins holding the permission.

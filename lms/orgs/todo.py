@@ -75,6 +75,9 @@ TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
     ("declarations", "轮到本单位审核的学时申报", Permission.REVIEW_DECLARATIONS, _declarations, "declarations.review"),
     ("held_sessions", "待审核的挂起观看记录", Permission.REVIEW_SESSIONS, held_count, "review.queue"),
     ("transfers", "待本单位确认的人员调入", Permission.TRANSFER_PEOPLE, _transfers, "transfers.records_page"),
+    ("person_changes", "待审核的人员信息修改", Permission.REVIEW_PERSON_CHANGES, _person_changes,
+     "person_changes.queue"),
+    ("org_changes", "待审核的下级单位信息修改", Permission.REVIEW_ORG_CHANGES, _org_changes, "org_changes.queue"),
 ]
 
 

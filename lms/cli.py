@@ -28,6 +28,7 @@ def register_cli(app: Flask) -> None:
             seed_demo_declarations,
             seed_demo_held_session,
             seed_demo_notices,
+            seed_demo_person_change,
             seed_demo_quizzes,
             seed_demo_staff_progress,
         )
@@ -48,6 +49,9 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  演示人员学时：{line}")
         for title in seed_demo_notices():
             click.echo(f"  已发布通知：{title}")
+        change = seed_demo_person_change(learner)
+        if change:
+            click.echo(f"  待单位审核的信息修改：{change}")
         held = seed_demo_held_session(db.session.scalar(sa.select(User).where(User.login == HELD_LEARNER_LOGIN)))
         if held:
             click.echo(f"  待审核的观看记录：{held}")

@@ -31,6 +31,7 @@ from lms.notify.sms import SmsNotSent, sms_sender
 from lms.orgs.access import has_permission, require, scope_org
 from lms.orgs.models import ReviewStatus
 from lms.orgs.permissions import Permission
+from lms.transfers.models import PersonTransfer, TransferStatus
 
 # The fields a learner changes only with the unit's approval, in the order the pages show them.
 REVIEWED_FIELDS = {"professional_post": "专业技术职务", "title_series": "职称系列", "title_level": "职称级别",
@@ -189,8 +190,6 @@ def _locked_for_decision(actor: User, change_id: Any) -> tuple[PersonChange, Use
 
 def _was_transferred_out(actor: User, change: PersonChange) -> bool:
     """Whether the person was the actor's unit's when they asked (a transfer confirmed since moved them)."""
-    from lms.transfers.models import PersonTransfer, TransferStatus
-
     unit = scope_org(actor, REVIEW)
     return unit is not None and db.session.scalar(
         sa.select(PersonTransfer.id).where(PersonTransfer.user_id == change.user_id,

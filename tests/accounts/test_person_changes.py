@@ -225,3 +225,16 @@ def test_two_simultaneous_requests_of_one_person_leave_one_pending(app, tree, co
                                  for level in ("中级", "初级")])
     assert len(done) == 1 and len(refused) == 1 and "待审核" in refused[0]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PersonChange)) == 1
+
+
+def test_the_people_page_corrects_a_name_with_a_reason(app, tree):
+    page = client_for(app, tree.admins["unit_a"])
+    assert "更正身份信息" in page.get("/people").get_data(as_text=True)
+    token = csrf_token(page, "/people")
+    refused = page.post(f"/people/{tree.learner_a.id}/identity", data={"csrf_token": token, "name": "王二"})
+    assert refused.status_code == 302 and _learner(tree).name != "王二"
+    done = page.post(f"/people/{tree.learner_a.id}/identity",
+                     data={"csrf_token": token, "name": "王二", "reason": "姓名录入错误"})
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert _learner(tree).name == "王二"

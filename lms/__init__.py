@@ -145,6 +145,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from lms.accounts.api import blp as accounts_api
+    from lms.accounts.change_api import blp as person_changes_api
+    from lms.accounts.change_views import bp as person_change_pages
     from lms.accounts.views import bp as accounts_pages
     from lms.addresses.api import blp as addresses_api
     from lms.addresses.views import bp as address_pages
@@ -166,6 +168,8 @@ def _register_blueprints(app: Flask) -> None:
     from lms.notify.views import bp as notify_pages
     from lms.orgs.admin_api import blp as org_admin_api
     from lms.orgs.api import blp as orgs_api
+    from lms.orgs.change_api import blp as org_changes_api
+    from lms.orgs.change_views import bp as org_change_pages
     from lms.orgs.views import bp as orgs_pages
     from lms.player.views import bp as player
     from lms.review.api import blp as review_api
@@ -181,11 +185,13 @@ def _register_blueprints(app: Flask) -> None:
     metrics.init_app(app)
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
                       certificate_pages, review_pages, review_attempt_pages, declaration_pages, exams_pages, exams_api,
-                      audit_pages, statistics_pages, notify_pages, transfer_pages, notice_pages, address_pages):
+                      audit_pages, statistics_pages, notify_pages, transfer_pages, notice_pages, address_pages,
+                      person_change_pages, org_change_pages):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, org_admin_api, courses_api, uploads_api, review_api, statistics_api,
-                      transfers_api, notices_api, addresses_api, review_attempts_api):
+                      transfers_api, notices_api, addresses_api, review_attempts_api, person_changes_api,
+                      org_changes_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

@@ -33,6 +33,7 @@ def register_cli(app: Flask) -> None:
             seed_demo_held_attempt,
             seed_demo_held_session,
             seed_demo_notices,
+            seed_demo_person_change,
             seed_demo_quizzes,
             seed_demo_staff_progress,
             seed_demo_transfer_request,
@@ -57,6 +58,9 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  人员调转：{transfer}")
         for title in seed_demo_notices():
             click.echo(f"  已发布通知：{title}")
+        change = seed_demo_person_change(learner)
+        if change:
+            click.echo(f"  待单位审核的信息修改：{change}")
         held_learner = db.session.scalar(sa.select(User).where(User.login == HELD_LEARNER_LOGIN))
         held = seed_demo_held_session(held_learner)
         if held:

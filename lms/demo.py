@@ -95,7 +95,7 @@ def seed_demo_data() -> list[DemoLogin]:
     logins.append(DemoLogin(Role.LEARNER.label + "（观看记录待审核）", HELD_LEARNER_LOGIN, unit.name))
     learner_id = make_id_number("421002", dt.date(1988, 5, 17), 123)
     _user(unit, Role.LEARNER, learner_id, "张明", "13800001234", id_number=learner_id,
-          title_series="卫生技术人员", professional_post="主治医师")
+          title_series="卫生技术人员", professional_post="主治医师", title_level="中级", education="大学本科")
     logins.append(DemoLogin(Role.LEARNER.label, learner_id, unit.name))
     db.session.flush()
     return logins
@@ -498,3 +498,15 @@ def seed_demo_notices() -> list[str]:
         published.append(title)
     db.session.commit()
     return published
+
+
+def seed_demo_person_change(learner: User) -> str | None:
+    """The demo learner has asked to change their title (主治医师, 中级 → 副主任医师, 副高级): the unit admin's
+    to-do list and 人员信息修改审核 show it, ready to approve or reject. Nothing when they asked before."""
+    from lms.accounts import changes
+    from lms.accounts.models import PersonChange
+
+    if db.session.scalar(sa.select(PersonChange.id).where(PersonChange.user_id == learner.id)) is not None:
+        return None
+    changes.request_change(learner, {"professional_post": "副主任医师", "title_level": "副高级"})
+    return f"{learner.name}：专业技术职务 主治医师 → 副主任医师，职称级别 中级 → 副高级"

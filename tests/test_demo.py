@@ -187,3 +187,20 @@ def test_the_demo_held_quiz_attempt_is_taken_through_the_real_rules_and_waits_in
     assert credit.state == CreditState.HELD
     assert [a.id for a in attempt_review.held_attempts(reviewer)] == [attempt.id]
     assert all(row.fast for row in attempt_review.evidence(reviewer, attempt.id).timeline)
+
+
+def test_the_demo_learner_has_a_title_change_the_unit_admin_approves(app):
+    from lms.accounts import changes
+    from lms.demo import seed_demo_person_change
+
+    logins = seed_demo_data()
+    db.session.commit()
+    learner = db.session.scalar(sa.select(User).where(User.login == logins[-1].login))
+    unit_admin = db.session.scalar(sa.select(User).where(User.login == "unit_admin"))
+    assert "副高级" in seed_demo_person_change(learner)
+    assert seed_demo_person_change(learner) is None  # idempotent
+    db.session.commit()
+    [change] = db.session.scalars(changes.review_queue(unit_admin)).all()
+    changes.approve_change(unit_admin, change.id)
+    db.session.commit()
+    assert (learner.title_level, learner.professional_post) == ("副高级", "副主任医师")

@@ -8,9 +8,12 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired
 
-from lms.accounts.title_series import TITLE_SERIES
+from lms.accounts.title_series import EDUCATION_LEVELS, TITLE_LEVELS, TITLE_SERIES
 from lms.core.errors import InvalidInput, ServiceError
 from lms.extensions import db
+
+LEVEL_CHOICES = [("", "未评定")] + [(s, s) for s in TITLE_LEVELS]
+EDUCATION_CHOICES = [("", "未填写")] + [(s, s) for s in EDUCATION_LEVELS]
 
 
 class LoginForm(FlaskForm):
@@ -25,6 +28,8 @@ class PersonFields(FlaskForm):
     title_series = SelectField("职称系列", choices=[("", "请选择")] + [(s, s) for s in TITLE_SERIES],
                                validate_choice=False)
     professional_post = StringField("专业技术岗位")
+    title_level = SelectField("职称级别", choices=LEVEL_CHOICES, validate_choice=False)
+    education = SelectField("学历", choices=EDUCATION_CHOICES, validate_choice=False)
 
 
 class LearnerRegistrationForm(PersonFields):
@@ -36,6 +41,19 @@ class LearnerRegistrationForm(PersonFields):
 
 class ResubmitForm(PersonFields):
     pass
+
+
+class PersonChangeForm(FlaskForm):
+    """The reviewed personal fields a learner asks to change (人员信息修改)."""
+
+    professional_post = StringField("专业技术职务")
+    title_series = SelectField("职称系列", choices=[(s, s) for s in TITLE_SERIES], validate_choice=False)
+    title_level = SelectField("职称级别", choices=LEVEL_CHOICES, validate_choice=False)
+    education = SelectField("学历", choices=EDUCATION_CHOICES, validate_choice=False)
+
+
+class PhoneForm(FlaskForm):
+    phone = StringField("新手机号码")
 
 
 class PasswordForm(FlaskForm):

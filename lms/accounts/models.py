@@ -75,6 +75,10 @@ class User(UserMixin, db.Model):
     reject_reason: Mapped[str | None] = mapped_column(sa.String(200))
     title_series: Mapped[str | None] = mapped_column(sa.String(30))
     professional_post: Mapped[str | None] = mapped_column(sa.String(50))
+    # 职称级别 (正高级 … 初级) and 学历: like the series and the post, changed only through a reviewed request
+    # (lms.accounts.changes) once the account is approved.
+    title_level: Mapped[str | None] = mapped_column(sa.String(10))
+    education: Mapped[str | None] = mapped_column(sa.String(20))
     password_hash: Mapped[str] = mapped_column(sa.String(200))
     # Bumped on every password change so that old sessions and API tokens stop working.
     session_version: Mapped[int] = mapped_column(default=1)
@@ -164,3 +168,32 @@ class PasswordResetCode(db.Model):
     used_at: Mapped[dt.datetime | None]
     # A newer code, too many wrong guesses, or a password set otherwise ends a code before it expires.
     voided_at: Mapped[dt.datetime | None]
+
+
+class PersonChange(db.Model):
+    """A learner's request to change reviewed personal data (人员信息修改审核, admin manual 5.1.4.1).
+
+    ``before`` and ``after`` hold only the fields asked for: the values when asked and the values wanted.
+    """
+
+    __tablename__ = "person_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    status: Mapped[ReviewStatus] = mapped_column(enum_column(ReviewStatus), default=ReviewStatus.PENDING)
+    before: Mapped[dict] = mapped_column(sa.JSON)
+    after: Mapped[dict] = mapped_column(sa.JSON)
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None]
+    reason: Mapped[str | None] = mapped_column(sa.String(200))  # why the unit rejected it; the learner reads it
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    __table_args__ = (
+        # One open request per person, held by the database so that two concurrent requests cannot make two.
+        sa.Index("uq_person_changes_one_open", "user_id", unique=True,
+                 postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'")),
+        sa.Index("ix_person_changes_status", "status"),
+    )

@@ -24,6 +24,9 @@ class LearnerRegistration(Schema):
     unit_id = fields.Integer(required=True)
     title_series = fields.String(required=True)
     professional_post = fields.String(required=True)
+    title_level = fields.String(load_default=None, allow_none=True,
+                                metadata={"description": "正高级、副高级、中级、初级（可不填）"})
+    education = fields.String(load_default=None, allow_none=True, metadata={"description": "学历（可不填）"})
     password = fields.String(required=True, load_only=True)
 
 
@@ -33,6 +36,8 @@ class LearnerResubmission(Schema):
     unit_id = fields.Integer(required=True)
     title_series = fields.String(required=True)
     professional_post = fields.String(required=True)
+    title_level = fields.String(load_default=None, allow_none=True)
+    education = fields.String(load_default=None, allow_none=True)
 
 
 class PasswordChange(Schema):
@@ -77,6 +82,8 @@ class Person(Schema):
     phone = fields.String(attribute="masked_phone")
     title_series = fields.String()
     professional_post = fields.String()
+    title_level = fields.String(allow_none=True)
+    education = fields.String(allow_none=True)
     disabled = fields.Function(lambda user: user.disabled_at is not None)
     disabled_reason = fields.String()
     status = fields.String(attribute="status.value")

@@ -17,7 +17,7 @@ from lms.accounts.passwords import (
     password_problem,
     verify_password,
 )
-from lms.accounts.title_series import TITLE_SERIES
+from lms.accounts.title_series import EDUCATION_LEVELS, TITLE_LEVELS, TITLE_SERIES
 from lms.audit import service as audit
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -41,14 +41,23 @@ def learner_fields_problems(data: dict) -> tuple[dict, dict[str, str]]:
         "phone": clean_text(data.get("phone")),
         "title_series": clean_text(data.get("title_series")),
         "professional_post": clean_text(data.get("professional_post")),
+        "title_level": clean_text(data.get("title_level")) or None,
+        "education": clean_text(data.get("education")) or None,
     }
     problems = {
         "name": text_problem(cleaned["name"], "姓名", 50),
         "phone": phone_problem(cleaned["phone"]),
         "title_series": None if cleaned["title_series"] in TITLE_SERIES else "请从列表中选择职称系列。",
         "professional_post": text_problem(cleaned["professional_post"], "专业技术岗位", 50),
+        "title_level": choice_problem(cleaned["title_level"], TITLE_LEVELS, "职称级别"),
+        "education": choice_problem(cleaned["education"], EDUCATION_LEVELS, "学历"),
     }
     return cleaned, collect(problems)
+
+
+def choice_problem(value: str | None, choices, label: str) -> str | None:
+    """An optional choice from a fixed list: empty, or one of the list."""
+    return None if value is None or value in choices else f"请从列表中选择{label}。"
 
 
 def _unit_for_learner(unit_id) -> tuple[Org | None, str | None]:

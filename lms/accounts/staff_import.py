@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from lms.accounts.models import DecisionAction, RegistrationDecision, Role, User
 from lms.accounts.passwords import NO_PASSWORD_YET
 from lms.accounts.service import learner_fields_problems
-from lms.accounts.title_series import TITLE_SERIES
+from lms.accounts.title_series import TITLE_LEVELS, TITLE_SERIES
 from lms.audit.service import record
 from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotFound
@@ -38,11 +38,12 @@ COLUMNS = (
     Column("phone", "手机号码", 15, text=True),
     Column("title_series", "职称系列", 22),
     Column("professional_post", "专业技术岗位", 22),
+    Column("title_level", "职称级别", 12),
 )
 POSITION = {column.field: index for index, column in enumerate(COLUMNS)}
 LIMITS = UploadLimits(max_bytes=10 * MIB, max_unpacked_bytes=100 * MIB, max_rows=10_000)
 TEMPLATE_NAME = "人员导入模板.xlsx"
-EXAMPLE = ("张三", make_id_number("420106", dt.date(1990, 1, 1), 1), "13800000000", "工程技术人员", "工程师")
+EXAMPLE = ("张三", make_id_number("420106", dt.date(1990, 1, 1), 1), "13800000000", "工程技术人员", "工程师", "中级")
 NOTHING_IMPORTED = "未导入任何人员"
 _IN_BATCH = 1000  # ids per IN (...) lookup: well under every driver's parameter limit
 
@@ -57,6 +58,8 @@ class StaffRow:
     phone: str
     title_series: str
     professional_post: str
+    title_level: str | None = None
+    education: str | None = None  # not a column of the sheet: the person adds it through a reviewed change
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,12 +78,13 @@ def template_bytes() -> bytes:
         "手机号码：11 位手机号码。人员首次登录前用“忘记密码”通过这个号码接收验证码、设置密码。",
         "职称系列：从下拉列表中选择（与个人注册时相同）。",
         "专业技术岗位：如“工程师”“主治医师”，不超过 50 个字符。",
+        "职称级别：从下拉列表中选择正高级、副高级、中级或初级；尚未评定的留空。",
         f"每个文件最多 {LIMITS.max_rows:,} 人、不超过 {LIMITS.max_mb} MB。任何一行有错误（包括文件内身份证号码重复、"
         "身份证号码已在平台注册）时整个文件都不导入，页面会按行、列列出全部错误。",
         "导入的人员直接成为本单位已审核通过的专业技术人员。",
     ]
-    return build_template(SHEET, COLUMNS, EXAMPLE, guide, choices={"title_series": TITLE_SERIES},
-                          max_rows=LIMITS.max_rows)
+    return build_template(SHEET, COLUMNS, EXAMPLE, guide,
+                          choices={"title_series": TITLE_SERIES, "title_level": TITLE_LEVELS}, max_rows=LIMITS.max_rows)
 
 
 def import_target(actor: User, org_id) -> Org:
@@ -198,8 +202,8 @@ def import_staff(actor: User, data: bytes, filename: str, org_id=None) -> Import
     now = utcnow()
     accounts = [dict(login=p.id_number, id_number=p.id_number, name=p.name, phone=p.phone, role=Role.LEARNER,
                      org_id=org.id, status=ReviewStatus.APPROVED, title_series=p.title_series,
-                     professional_post=p.professional_post, password_hash=NO_PASSWORD_YET, session_version=1,
-                     reviewed_at=now, created_at=now) for p in staff]
+                     professional_post=p.professional_post, title_level=p.title_level,
+                     password_hash=NO_PASSWORD_YET, session_version=1, reviewed_at=now, created_at=now) for p in staff]
     # The driver's executemany (psycopg: pipelined, the statement parsed once) instead of one INSERT per person.
     # A RETURNING insert would be turned into multi-row VALUES statements whose 13,000 placeholders psycopg
     # converts in Python: four times slower than inserting and then reading the new ids back by ID number.

@@ -1,4 +1,4 @@
-"""The professional title series (职称系列) a learner chooses from at registration."""
+"""The professional title series (职称系列), title levels and education levels a learner chooses from."""
 
 TITLE_SERIES = (
     "高等学校教师", "中等职业学校教师", "技工院校教师", "中小学教师", "哲学社会科学研究人员", "自然科学研究人员",
@@ -7,3 +7,8 @@ TITLE_SERIES = (
     "工艺美术专业人员", "体育专业人员", "翻译专业人员", "播音主持专业人员", "艺术专业人员", "实验技术人才",
     "社会工作专业人员", "船舶专业技术人员", "民用航空飞行技术人员", "律师", "公证员",
 )
+
+# 职称级别 (专业技术职务的等级): optional at registration — a person may not hold a title yet.
+TITLE_LEVELS = ("正高级", "副高级", "中级", "初级")
+
+EDUCATION_LEVELS = ("博士研究生", "硕士研究生", "大学本科", "大学专科", "中专及以下")

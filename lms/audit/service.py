@@ -35,6 +35,11 @@ ACTION_LABELS = {
     "session.decide": "观看记录审核",
     "certificate.lookup": "查询证书", "evidence.download": "下载申报材料",
     "audit.export": "导出操作日志", "people.import": "批量导入人员", "people.export": "导出人员",
+    "person_change.request": "申请修改人员信息", "person_change.approve": "通过人员信息修改",
+    "person_change.reject": "驳回人员信息修改", "person.phone_change": "修改手机号码",
+    "person.correct_identity": "更正姓名或身份证号码",
+    "org.contact_change": "修改单位联系信息", "org_change.request": "申请修改单位信息",
+    "org_change.approve": "通过单位信息修改", "org_change.reject": "驳回单位信息修改",
     "notice.publish": "发布通知公告", "notice.edit": "修改通知公告", "notice.withdraw": "撤回通知公告",
 }
 

@@ -14,6 +14,9 @@ ADMIN_MENU = [
     ("注册审核", "orgs.registrations_page", {Permission.APPROVE_PEOPLE, Permission.APPROVE_ORGS}),
     ("组织机构", "orgs.tree", {Permission.MANAGE_SUB_ORGS, Permission.EDIT_ORG_SETTINGS, Permission.APPROVE_ORGS}),
     ("人员", "accounts.people", {Permission.MANAGE_PEOPLE, Permission.IMPORT_PEOPLE}),
+    ("人员信息修改审核", "person_changes.queue", {Permission.REVIEW_PERSON_CHANGES}),
+    ("本级机构信息", "org_changes.own", {Permission.EDIT_OWN_ORG}),
+    ("机构信息修改审核", "org_changes.queue", {Permission.REVIEW_ORG_CHANGES}),
     ("管理员", "orgs.admins_page", {Permission.MANAGE_ADMINS}),
     ("学时审核", "declarations.review", {Permission.REVIEW_DECLARATIONS}),
     ("顺延补学", "declarations.deferrals", {Permission.GRANT_DEFERRALS}),
@@ -44,6 +47,7 @@ def navigation() -> list[tuple[str, str]]:
         entries.append(("观看记录", url_for("review.my_records")))
         entries.append(("我的学时", url_for("ledger.year_page")))
         entries.append(("学时申报", url_for("declarations.mine")))
+        entries.append(("个人信息", url_for("person_changes.mine")))
     if current_user.is_approved:
         from lms.notices.service import unread_count
 

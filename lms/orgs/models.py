@@ -88,6 +88,11 @@ class Org(db.Model):
     # 停用 (admin manual 5.1.2): a disabled organisation's admins and people cannot log in; data stays.
     disabled_at: Mapped[dt.datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # Contact details (基本信息管理, admin manual 5.1.1.1): the organisation's admin changes them at once;
+    # the name and credit code change only through an OrgChange the level above approves (lms.orgs.changes).
+    address: Mapped[str | None] = mapped_column(sa.String(200))
+    contact_name: Mapped[str | None] = mapped_column(sa.String(50))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
 
     parent: Mapped[Org | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Org]] = relationship(back_populates="parent", order_by="Org.id")
@@ -113,6 +118,37 @@ class Org(db.Model):
 
     def __repr__(self) -> str:
         return f"<Org {self.id} {self.kind.value} {self.name!r}>"
+
+
+class OrgChange(db.Model):
+    """A change of an organisation's identifying fields (机构信息修改审核, admin manual 5.1.4.2).
+
+    Asked by the organisation's admin, decided by the admin of its direct parent; ``before`` and ``after``
+    hold only the fields asked for.
+    """
+
+    __tablename__ = "org_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    status: Mapped[ReviewStatus] = mapped_column(enum_column(ReviewStatus), default=ReviewStatus.PENDING)
+    before: Mapped[dict] = mapped_column(sa.JSON)
+    after: Mapped[dict] = mapped_column(sa.JSON)
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None]
+    reason: Mapped[str | None] = mapped_column(sa.String(200))
+
+    org: Mapped[Org] = relationship()
+    requested_by = relationship("User", foreign_keys=[requested_by_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    __table_args__ = (
+        # One pending change per organisation, held by the database against two concurrent requests.
+        sa.Index("uq_org_changes_one_open", "org_id", unique=True,
+                 postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'")),
+    )
 
 
 class AdminRole(db.Model):

@@ -46,6 +46,9 @@ class Permission(enum.StrEnum):
     REVIEW_SESSIONS = "review_sessions"
     PUBLISH_NOTICES = "publish_notices"
     MANAGE_ADDRESSES = "manage_addresses"
+    EDIT_OWN_ORG = "edit_own_org"
+    REVIEW_ORG_CHANGES = "review_org_changes"
+    REVIEW_PERSON_CHANGES = "review_person_changes"
 
     @property
     def label(self) -> str:
@@ -114,6 +117,15 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
     Permission.MANAGE_ADDRESSES: PermissionInfo(
         "单位网络地址", "登记本单位的出口网络地址（同一地址多人学习不作为作弊证据），审核直属下级单位的登记。",
         ADMINISTERING),
+    Permission.EDIT_OWN_ORG: PermissionInfo(
+        "本级机构信息", "修改本单位的地址和联系人（即时生效），申请修改名称、统一社会信用代码（上级审核，5.1.1.1）。",
+        EVERY_ADMIN_KIND),
+    Permission.REVIEW_ORG_CHANGES: PermissionInfo(
+        "审核机构信息修改", "通过或驳回直属下级单位名称、统一社会信用代码的修改（5.1.4.2）。", DEPARTMENT_AND_HR),
+    # A duty of its own rather than APPROVE_PEOPLE: the manual keeps registration review (5.1.3) and change
+    # review (5.1.4) apart, so a unit may give them to different admins; the super admin holds both.
+    Permission.REVIEW_PERSON_CHANGES: PermissionInfo(
+        "审核人员信息修改", "通过或驳回本单位人员专业技术职务、职称、学历的修改申请（5.1.4.1）。", UNIT),
 }
 
 assert set(CATALOGUE) == set(Permission), "every permission needs its catalogue entry"

@@ -12,12 +12,15 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from flask import url_for
 
-from lms.accounts.models import User
+from lms.accounts import changes as person_changes
+from lms.accounts.models import PersonChange, User
 from lms.accounts.service import reviewable_learners_query
 from lms.declarations.models import Declaration
 from lms.declarations.service import review_queue_condition
 from lms.extensions import db
+from lms.orgs import changes as org_changes
 from lms.orgs.access import has_permission
+from lms.orgs.models import OrgChange
 from lms.orgs.permissions import Permission
 from lms.orgs.service import reviewable_orgs_query
 from lms.review.attempts import held_attempt_count
@@ -55,6 +58,16 @@ def _transfers(actor: User) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(PersonTransfer).where(awaiting_condition(actor)))
 
 
+def _person_changes(actor: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(PersonChange)
+                             .where(person_changes.review_queue_condition(actor)))
+
+
+def _org_changes(actor: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(OrgChange)
+                             .where(org_changes.review_queue_condition(actor)))
+
+
 # (key, label, permission, count, endpoint): shown only to admins holding the permission.
 TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
     ("learner_registrations", "待审核的人员注册", Permission.APPROVE_PEOPLE, _learner_registrations,
@@ -64,6 +77,9 @@ TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
     ("held_sessions", "待审核的挂起观看记录", Permission.REVIEW_SESSIONS, held_count, "review.queue"),
     ("held_attempts", "待审核的暂扣测验记录", Permission.REVIEW_SESSIONS, held_attempt_count, "review_attempts.queue"),
     ("transfers", "待本单位答复的人员调转", Permission.TRANSFER_PEOPLE, _transfers, "transfers.records_page"),
+    ("person_changes", "待审核的人员信息修改", Permission.REVIEW_PERSON_CHANGES, _person_changes,
+     "person_changes.queue"),
+    ("org_changes", "待审核的下级单位信息修改", Permission.REVIEW_ORG_CHANGES, _org_changes, "org_changes.queue"),
 ]
 
 

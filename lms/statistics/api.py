@@ -28,6 +28,7 @@ class PeopleQuery(ReportQuery):
     name = fields.String(load_default=None)
     id_suffix = fields.String(load_default=None)
     title_series = fields.String(load_default=None)
+    title_level = fields.String(load_default=None, metadata={"description": "正高级、副高级、中级、初级或未评定"})
     standing = fields.String(load_default=None, metadata={"description": "met、close、short、none 或 voided"})
     min_hours = fields.String(load_default=None)
     max_hours = fields.String(load_default=None)
@@ -78,4 +79,5 @@ def series(_args):
     """职称系列分布: the subtree's approved learners per title series, by standing in the year."""
     root, year = service.scope_and_year(g.api_user, request.args)
     return {"year": year, "items": [{"series": r.series, "people": r.people, "standings": r.standings,
-                                     "met_percent": r.met_percent} for r in service.series_distribution(root, year)]}
+                                     "levels": r.levels, "met_percent": r.met_percent}
+                                    for r in service.series_distribution(root, year)]}

@@ -38,13 +38,19 @@ def people_workbook(query, year: int, full_id_numbers: bool):
     return spool, count
 
 
+def row_levels(rows) -> list[str]:
+    """The level columns of the series table (the same for every row)."""
+    return list(rows[0].levels) if rows else []
+
+
 def series_workbook(rows, year: int, standings):
     """职称系列分布 as .xlsx: one row per series, a column per standing, the met rate."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(f"{year}年度职称系列分布")
-    sheet.append(["职称系列", "人数", *[s.label for s in standings], "达标率（%）"])
+    sheet.append(["职称系列", "人数", *[s.label for s in standings], "达标率（%）", *row_levels(rows)])
     for row in rows:
-        sheet.append([row.series, row.people, *[row.standings[s.value] for s in standings], row.met_percent])
+        sheet.append([row.series, row.people, *[row.standings[s.value] for s in standings], row.met_percent,
+                      *row.levels.values()])
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     workbook.save(spool)
     spool.seek(0)

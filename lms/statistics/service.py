@@ -16,6 +16,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from lms.accounts.models import Role, User
+from lms.accounts.title_series import TITLE_LEVELS
 from lms.core.errors import InvalidInput, NotAllowed
 from lms.core.idcard import mask_id_number
 from lms.core.replica import read_session
@@ -243,7 +244,7 @@ def plain_figures(root: Org, year: int) -> Figures:
 # ------------------------------------------------------------------------------------------------ people (5.4.3)
 
 STANDING_FILTERS = {s.value: s for s in Standing}
-PEOPLE_FILTERS = ("name", "id_suffix", "title_series", "standing", "min_hours", "max_hours", "unit_id")
+PEOPLE_FILTERS = ("name", "id_suffix", "title_series", "title_level", "standing", "min_hours", "max_hours", "unit_id")
 
 
 def people_query(actor: User, root: Org, year: int, args: Mapping):
@@ -270,6 +271,11 @@ def people_query(actor: User, root: Org, year: int, args: Mapping):
     series = clean_text(args.get("title_series"))
     if series:
         query = query.where(User.title_series == series)
+    level = clean_text(args.get("title_level"))
+    if level:
+        if level not in (*TITLE_LEVELS, UNRATED):
+            raise InvalidInput({"title_level": "职称级别应为正高级、副高级、中级、初级或未评定。"})
+        query = query.where(User.title_level.is_(None) if level == UNRATED else User.title_level == level)
     standing = clean_text(args.get("standing"))
     if standing:
         if standing not in STANDING_FILTERS:
@@ -343,10 +349,16 @@ def person_rows(rows, year: int):
 
 # ------------------------------------------------------------------------------------------------ series (5.4.2)
 
+UNRATED = "未评定"
+LEVELS = (*TITLE_LEVELS, UNRATED)  # the columns of the level breakdown, highest first
+
+
 @dataclasses.dataclass
 class SeriesRow:
     series: str
     standings: dict[str, int]
+    # People per title level (正高级 … 初级, 未评定) in the series, whatever their standing.
+    levels: dict[str, int] = dataclasses.field(default_factory=lambda: dict.fromkeys(LEVELS, 0))
 
     @property
     def people(self) -> int:
@@ -358,19 +370,20 @@ class SeriesRow:
 
 
 def series_distribution(root: Org, year: int) -> list[SeriesRow]:
-    """职称系列分布: the subtree's approved learners per title series, with where they stand in the year."""
+    """职称系列分布: the subtree's approved learners per title series and level, with where they stand in the year."""
     standing = sa.func.coalesce(PersonYearHours.standing, Standing.NONE.value)
     rows = read_session().execute(
-        sa.select(User.title_series, standing, sa.func.count())
+        sa.select(User.title_series, User.title_level, standing, sa.func.count())
         .join(Org, User.org_id == Org.id)
         .outerjoin(PersonYearHours, sa.and_(PersonYearHours.user_id == User.id, PersonYearHours.year == year))
         .where(Org.path.like(root.path + "%"), User.role == Role.LEARNER, User.status == ReviewStatus.APPROVED)
-        .group_by(User.title_series, standing))
+        .group_by(User.title_series, User.title_level, standing))
     by_series: dict[str, SeriesRow] = {}
-    for series, where, count in rows:
+    for series, level, where, count in rows:
         name = series or "未填写"
         row = by_series.setdefault(name, SeriesRow(name, {s.value: 0 for s in Standing}))
         row.standings[Standing(where).value] += count
+        row.levels[level if level in TITLE_LEVELS else UNRATED] += count
     return sorted(by_series.values(), key=lambda r: (-r.people, r.series))
 
 

@@ -79,7 +79,7 @@ def series():
              "series": [{"name": s.label, "key": s.value, "data": [r.standings[s.value] for r in rows]}
                         for s in CHART_STANDINGS], "links": []}
     return render_template("statistics/series.html", root=root, year=year, rows=rows, chart=chart,
-                           standings=CHART_STANDINGS, trail=_trail(root))
+                           standings=CHART_STANDINGS, levels=service.LEVELS, trail=_trail(root))
 
 
 @bp.get("/statistics/series.xlsx")

@@ -269,11 +269,12 @@ def test_the_template_has_the_registration_fields_an_example_and_the_title_list_
     assert page_copy.status_code == 200 and page_copy.data[:2] == b"PK"
     workbook = load_workbook(io.BytesIO(response.data))
     sheet = workbook["人员"]
-    assert [c.value for c in sheet[1]] == ["姓名", "身份证号码", "手机号码", "职称系列", "专业技术岗位"]
+    assert [c.value for c in sheet[1]] == ["姓名", "身份证号码", "手机号码", "职称系列", "专业技术岗位", "职称级别"]
     assert [c.value for c in sheet[2]] == list(EXAMPLE)
     assert sheet["B2"].number_format == "@"
     assert "工程技术人员" in [row[0] for row in workbook["职称系列"].iter_rows(values_only=True)]
     assert sheet.data_validations.dataValidation[0].formula1.startswith("'职称系列'")
+    assert [row[0] for row in workbook["职称级别"].iter_rows(values_only=True)] == ["正高级", "副高级", "中级", "初级"]
     # Uploaded as downloaded, the example row is refused; with it replaced by a real person, the file imports.
     assert "示例行" in json.dumps(upload_api(client, admin, response.data).get_json(), ensure_ascii=False)
     for column, value in enumerate(person_row(60), start=1):
@@ -281,6 +282,8 @@ def test_the_template_has_the_registration_fields_an_example_and_the_title_list_
     filled = io.BytesIO()
     workbook.save(filled)
     assert upload_api(client, admin, filled.getvalue()).status_code == 201
+    # The example's level was left in the row: the person is imported with it.
+    assert db.session.scalar(sa.select(User.title_level).where(User.id_number == staff_id(60))) == "中级"
 
 
 def test_imports_are_rate_limited_per_admin_across_page_and_api(app, client, tree):

@@ -130,6 +130,17 @@ ACTIONS = [
     Action("发布通知页", Permission.PUBLISH_NOTICES, _page("GET", _fixed("/notices/new"))),
     Action("单位网络地址", Permission.MANAGE_ADDRESSES, _api("GET", _fixed("/api/v1/org/addresses"))),
     Action("单位网络地址页", Permission.MANAGE_ADDRESSES, _page("GET", _fixed("/org/addresses"))),
+    Action("本级机构信息", Permission.EDIT_OWN_ORG, _api("GET", _fixed("/api/v1/org/info"))),
+    Action("修改本级机构信息页", Permission.EDIT_OWN_ORG, _page("GET", _fixed("/org/info"))),
+    Action("机构信息修改审核", Permission.REVIEW_ORG_CHANGES, _api("GET", _fixed("/api/v1/org/changes"))),
+    Action("驳回机构信息修改", Permission.REVIEW_ORG_CHANGES,
+           _api("POST", _fixed("/api/v1/org/changes/999999/reject"), {"reason": "矩阵测试"})),
+    Action("人员信息修改审核", Permission.REVIEW_PERSON_CHANGES, _page("GET", _fixed("/people/changes"))),
+    Action("通过人员信息修改", Permission.REVIEW_PERSON_CHANGES,
+           _api("POST", _fixed("/api/v1/people/changes/999999/approve"))),
+    # No reason: past authorisation the answer is 422 (give a reason), before it 403.
+    Action("更正身份信息", Permission.MANAGE_PEOPLE,
+           _api("POST", lambda t, i: f"/api/v1/people/{_person(t, i).id}/identity", {}), _person),
 ]
 
 

@@ -170,12 +170,19 @@ def test_the_chart_renders_in_chromium_and_a_bar_opens_the_child(app, staff):
 def test_the_title_series_distribution_counts_each_series_and_exports(client, staff):
     tree, people = staff
     people["close"].title_series = "卫生技术人员"
+    people["met"].title_level = people["short"].title_level = "中级"
     db.session.commit()
     headers = api_token(client, tree.admins["dept_a"])
     items = client.get("/api/v1/statistics/series", headers=headers).get_json()["items"]
     assert [(i["series"], i["people"], i["standings"]["met"], i["standings"]["close"]) for i in items] == [
         ("工程技术人员", 3, 1, 0), ("卫生技术人员", 1, 0, 1)]
     assert items[0]["met_percent"] == 33.3
+    # The level breakdown (issue 14, 5.4.2): by series and title level, the unrated counted apart.
+    assert items[0]["levels"] == {"正高级": 0, "副高级": 0, "中级": 2, "初级": 0, "未评定": 1}
+    assert items[1]["levels"]["未评定"] == 1
+    middle = client.get("/api/v1/statistics/people?title_series=工程技术人员&title_level=中级", headers=headers)
+    assert {row["name"] for row in middle.get_json()["items"]} == {people["met"].name, people["short"].name}
+    assert client.get("/api/v1/statistics/people?title_level=特级", headers=headers).status_code == 422
     refused = client.get(f"/api/v1/statistics/series?org_id={tree.unit_b.id}", headers=headers)
     assert refused.status_code == 403
     login(client, tree.admins["dept_a"])
@@ -186,6 +193,7 @@ def test_the_title_series_distribution_counts_each_series_and_exports(client, st
     response.close()
     rows = list(load_workbook(io.BytesIO(data), read_only=True).active.values)
     assert rows[0][:3] == ("职称系列", "人数", "已达标") and rows[1][:3] == ("工程技术人员", 3, 1)
+    assert rows[0][-5:] == ("正高级", "副高级", "中级", "初级", "未评定") and rows[1][-5:] == (0, 0, 2, 0, 1)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
                              .where(AuditEntry.action == "statistics.export_series")) == 1
 

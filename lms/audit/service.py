@@ -35,6 +35,11 @@ ACTION_LABELS = {
     "session.decide": "观看记录审核",
     "certificate.lookup": "查询证书", "evidence.download": "下载申报材料",
     "audit.export": "导出操作日志", "people.import": "批量导入人员", "people.export": "导出人员",
+    "parent_move.request": "申请更换上级部门", "parent_move.approve": "同意更换上级部门",
+    "parent_move.refuse": "不同意更换上级部门", "parent_move.withdraw": "撤回更换上级部门申请",
+    "parent_move.complete": "更换上级部门生效",
+    "department.create": "添加内设部门", "department.update": "修改内设部门", "department.delete": "删除内设部门",
+    "department.assign": "分配内设部门",
     "notice.publish": "发布通知公告", "notice.edit": "修改通知公告", "notice.withdraw": "撤回通知公告",
 }
 

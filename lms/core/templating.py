@@ -15,6 +15,8 @@ ADMIN_MENU = [
     ("组织机构", "orgs.tree", {Permission.MANAGE_SUB_ORGS, Permission.EDIT_ORG_SETTINGS, Permission.APPROVE_ORGS}),
     ("人员", "accounts.people", {Permission.MANAGE_PEOPLE, Permission.IMPORT_PEOPLE}),
     ("管理员", "orgs.admins_page", {Permission.MANAGE_ADMINS}),
+    ("内设部门", "orgs.departments_page", {Permission.MANAGE_DEPARTMENTS}),
+    ("更换上级部门", "orgs.moves_page", {Permission.CHANGE_PARENT, Permission.REVIEW_PARENT_CHANGES}),
     ("学时审核", "declarations.review", {Permission.REVIEW_DECLARATIONS}),
     ("顺延补学", "declarations.deferrals", {Permission.GRANT_DEFERRALS}),
     ("档案托管", "declarations.archive_hostings", {Permission.HOST_ARCHIVES}),

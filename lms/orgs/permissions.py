@@ -13,13 +13,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from lms.orgs.models import HR_KINDS, OrgKind
+from lms.orgs.models import ALLOWED_PARENTS, HR_KINDS, OrgKind
 
 UNIT = frozenset({OrgKind.UNIT})
 DEPARTMENT_AND_HR = frozenset({OrgKind.DEPARTMENT, *HR_KINDS})
 ADMINISTERING = frozenset({OrgKind.UNIT, OrgKind.DEPARTMENT, *HR_KINDS})
 EVERY_ADMIN_KIND = frozenset({*ADMINISTERING, OrgKind.BASE})
 BASE = frozenset({OrgKind.BASE})
+# Every kind that has a parent to change (the province has none).
+MOVABLE = frozenset(kind for kind, parents in ALLOWED_PARENTS.items() if parents)
 
 
 class Permission(enum.StrEnum):
@@ -45,6 +47,9 @@ class Permission(enum.StrEnum):
     VIEW_SESSIONS = "view_sessions"
     REVIEW_SESSIONS = "review_sessions"
     PUBLISH_NOTICES = "publish_notices"
+    CHANGE_PARENT = "change_parent"
+    REVIEW_PARENT_CHANGES = "review_parent_changes"
+    MANAGE_DEPARTMENTS = "manage_departments"
 
     @property
     def label(self) -> str:
@@ -110,6 +115,14 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
         "防作弊审核", "对挂起的观看记录作出放行或作废的决定（SPEC §3）。", HR_KINDS, super_admin_holds=False),
     Permission.PUBLISH_NOTICES: PermissionInfo(
         "发布通知公告", "向本单位及下级单位发布、修改、撤回通知公告（信息发布）。", DEPARTMENT_AND_HR),
+    Permission.CHANGE_PARENT: PermissionInfo(
+        "更换上级部门", "申请把本单位挂到另一个上级部门之下，或撤回申请（管理手册 5.1.1.1）。", MOVABLE),
+    Permission.REVIEW_PARENT_CHANGES: PermissionInfo(
+        "审核更换上级部门", "作为原上级或新上级，同意或拒绝直属下级单位更换上级部门的申请（须双方同意）。",
+        DEPARTMENT_AND_HR),
+    Permission.MANAGE_DEPARTMENTS: PermissionInfo(
+        "内设部门管理", "添加、改名、调整、删除本单位的内设部门，把本单位人员分到内设部门（管理手册 5.1.1.2）。",
+        EVERY_ADMIN_KIND),
 }
 
 assert set(CATALOGUE) == set(Permission), "every permission needs its catalogue entry"

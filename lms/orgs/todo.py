@@ -17,7 +17,9 @@ from lms.accounts.service import reviewable_learners_query
 from lms.declarations.models import Declaration
 from lms.declarations.service import review_queue_condition
 from lms.extensions import db
+from lms.orgs import moves
 from lms.orgs.access import has_permission
+from lms.orgs.models import ParentMove
 from lms.orgs.permissions import Permission
 from lms.orgs.service import reviewable_orgs_query
 from lms.review.service import held_count
@@ -54,6 +56,10 @@ def _transfers(actor: User) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(PersonTransfer).where(awaiting_condition(actor)))
 
 
+def _parent_moves(actor: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ParentMove).where(moves.awaiting_condition(actor)))
+
+
 # (key, label, permission, count, endpoint): shown only to admins holding the permission.
 TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
     ("learner_registrations", "待审核的人员注册", Permission.APPROVE_PEOPLE, _learner_registrations,
@@ -62,6 +68,7 @@ TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
     ("declarations", "轮到本单位审核的学时申报", Permission.REVIEW_DECLARATIONS, _declarations, "declarations.review"),
     ("held_sessions", "待审核的挂起观看记录", Permission.REVIEW_SESSIONS, held_count, "review.queue"),
     ("transfers", "待本单位确认的人员调入", Permission.TRANSFER_PEOPLE, _transfers, "transfers.records_page"),
+    ("parent_moves", "待本单位审核的更换上级部门", Permission.REVIEW_PARENT_CHANGES, _parent_moves, "orgs.moves_page"),
 ]
 
 

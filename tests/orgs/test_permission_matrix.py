@@ -128,6 +128,14 @@ ACTIONS = [
     Action("本单位通知", Permission.PUBLISH_NOTICES, _api("GET", _fixed("/api/v1/notices/published"))),
     Action("撤回通知", Permission.PUBLISH_NOTICES, _api("POST", _fixed("/api/v1/notices/999999/withdraw"))),
     Action("发布通知页", Permission.PUBLISH_NOTICES, _page("GET", _fixed("/notices/new"))),
+    Action("本单位更换上级部门申请", Permission.CHANGE_PARENT, _api("GET", _fixed("/api/v1/org/parent-moves"))),
+    Action("待审核的更换上级部门", Permission.REVIEW_PARENT_CHANGES,
+           _api("GET", _fixed("/api/v1/parent-moves/awaiting"))),
+    Action("内设部门", Permission.MANAGE_DEPARTMENTS, _api("GET", _fixed("/api/v1/org/departments"))),
+    # No such department: past authorisation the answer is 404, before it 403.
+    Action("分配内设部门", Permission.MANAGE_DEPARTMENTS,
+           _api("PUT", lambda t, i: f"/api/v1/people/{_person(t, i).id}/department", {"department_id": 999999}),
+           _person),
 ]
 
 

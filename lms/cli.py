@@ -30,6 +30,7 @@ def register_cli(app: Flask) -> None:
             seed_demo_notices,
             seed_demo_quizzes,
             seed_demo_staff_progress,
+            seed_demo_structure,
         )
 
         logins = seed_demo_data()
@@ -46,6 +47,8 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  已备案申报：{title}")
         for line in seed_demo_staff_progress(dept_admin):
             click.echo(f"  演示人员学时：{line}")
+        for line in seed_demo_structure():
+            click.echo(f"  {line}")
         for title in seed_demo_notices():
             click.echo(f"  已发布通知：{title}")
         held = seed_demo_held_session(db.session.scalar(sa.select(User).where(User.login == HELD_LEARNER_LOGIN)))

@@ -281,6 +281,28 @@ def test_the_pages_request_a_move_and_both_parents_approve_it(app, tree):
     assert "已生效" in unit_page.get("/org/parent-moves").get_data(as_text=True)
 
 
+
+def test_a_held_session_stays_decidable_and_moves_into_the_new_branchs_queue(client, tree):
+    from lms.review import service as review
+    from lms.tracking.models import HoldState
+    from tests.review import make_session
+    from tests.tracking import make_ready_courseware
+
+    courseware = make_ready_courseware(tree.base_a, [tree.learner_a], duration_s=300.0, labelled_hours="0.1")
+    session = make_session(tree.learner_a, courseware)
+    county = tree.admins["county"]
+    assert review.held_count(county) == 0  # dept_a hangs under the city, beside the county
+    move_id = _request(client, tree.admins["dept_a"], tree.county).get_json()["id"]
+    _act(client, tree.admins["city"], move_id, "approve")
+    assert _act(client, tree.admins["county"], move_id, "approve").get_json()["status"] == "completed"
+    db.session.expire_all()
+    assert review.held_count(db.session.get(User, county.id)) == 1
+    reviewer = db.session.get(User, tree.reviewer.id)
+    review.decide_sessions(reviewer, [session.id], "release", "核实为正常观看")
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(type(session), session.id).hold_state == HoldState.RELEASED
+
 # ------------------------------------------------------------------------------------------------ concurrency
 
 def _race(app, *acts) -> tuple[list, list[str]]:

@@ -225,7 +225,8 @@ def departments_of_org(org: Org) -> list[InternalDepartment]:
 
 def _locked_home(actor: User) -> Org:
     org = require(actor, Permission.MANAGE_DEPARTMENTS)
-    db.session.execute(sa.select(Org.id).where(Org.id == org.id).with_for_update())
+    # NO KEY UPDATE: serialises the organisation's department writes without holding up rows that refer to it.
+    db.session.execute(sa.select(Org.id).where(Org.id == org.id).with_for_update(key_share=True))
     return org
 
 

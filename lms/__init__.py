@@ -170,6 +170,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.orgs.api import blp as orgs_api
     from lms.orgs.change_api import blp as org_changes_api
     from lms.orgs.change_views import bp as org_change_pages
+    from lms.orgs.structure_api import blp as org_structure_api
     from lms.orgs.views import bp as orgs_pages
     from lms.player.views import bp as player
     from lms.review.api import blp as review_api
@@ -189,9 +190,9 @@ def _register_blueprints(app: Flask) -> None:
                       person_change_pages, org_change_pages):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
-    for blueprint in (accounts_api, orgs_api, org_admin_api, courses_api, uploads_api, review_api, statistics_api,
-                      transfers_api, notices_api, addresses_api, review_attempts_api, person_changes_api,
-                      org_changes_api):
+    for blueprint in (accounts_api, orgs_api, org_admin_api, org_structure_api, courses_api, uploads_api, review_api,
+                      statistics_api, transfers_api, notices_api, addresses_api, review_attempts_api,
+                      person_changes_api, org_changes_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

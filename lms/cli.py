@@ -36,6 +36,7 @@ def register_cli(app: Flask) -> None:
             seed_demo_person_change,
             seed_demo_quizzes,
             seed_demo_staff_progress,
+            seed_demo_structure,
             seed_demo_transfer_request,
         )
 
@@ -56,6 +57,8 @@ def register_cli(app: Flask) -> None:
         transfer = seed_demo_transfer_request()
         if transfer:
             click.echo(f"  人员调转：{transfer}")
+        for line in seed_demo_structure():
+            click.echo(f"  {line}")
         for title in seed_demo_notices():
             click.echo(f"  已发布通知：{title}")
         change = seed_demo_person_change(learner)

@@ -58,6 +58,10 @@ def _user(org: Org, role: Role, login: str, name: str, phone: str, **extra) -> U
     return user
 
 
+MOVE_TARGET = "荆州市教育局"
+MOVING_UNIT = "荆州市卫生学校"
+
+
 def seed_demo_data() -> list[DemoLogin]:
     """Create (or find) the demo tree and accounts; safe to run again."""
     province = _org(OrgKind.PROVINCE_HR, "湖北省人力资源和社会保障厅", None)
@@ -66,6 +70,9 @@ def seed_demo_data() -> list[DemoLogin]:
     department = _org(OrgKind.DEPARTMENT, "荆州市卫生健康委员会", city, serial=1)
     unit = _org(OrgKind.UNIT, "荆州市中心医院", department, serial=2)
     base = _org(OrgKind.BASE, "长江大学继续教育基地", department, serial=3)
+    # A second department and a school that asks to move under it (更换上级部门, waiting for both departments).
+    education = _org(OrgKind.DEPARTMENT, MOVE_TARGET, city, serial=6)
+    school = _org(OrgKind.UNIT, MOVING_UNIT, department, serial=7)
     admins = [
         (province, "province_admin", "省厅管理员", "13900000001"),
         (city, "city_admin", "市人社局管理员", "13900000002"),
@@ -73,6 +80,8 @@ def seed_demo_data() -> list[DemoLogin]:
         (department, "dept_admin", "卫健委管理员", "13900000004"),
         (unit, "unit_admin", "医院管理员", "13900000005"),
         (base, "base_admin", "基地管理员", "13900000006"),
+        (education, "dept2_admin", "教育局管理员", "13900000009"),
+        (school, "unit3_admin", "卫生学校管理员", "13900000010"),
     ]
     logins = []
     for org, login, name, phone in admins:
@@ -510,3 +519,41 @@ def seed_demo_person_change(learner: User) -> str | None:
         return None
     changes.request_change(learner, {"professional_post": "副主任医师", "title_level": "副高级"})
     return f"{learner.name}：专业技术职务 主治医师 → 副主任医师，职称级别 中级 → 副高级"
+
+
+# 荆州市中心医院's internal departments (内设部门) and who works where: (department, parent, [people's names]).
+DEMO_DEPARTMENTS = (
+    ("内科", None, ["赵敏"]), ("心内科", "内科", ["张明", "王芳"]), ("消化内科", "内科", ["李华"]),
+    ("外科", None, ["刘洋", "杨磊"]), ("护理部", None, ["陈静"]),
+)
+
+
+def seed_demo_structure() -> list[str]:
+    """Give the central hospital internal departments with staff in them, and leave the health school's request to
+    move under the education bureau waiting for both departments' approval. Safe to run again."""
+    from lms.orgs import departments, moves
+    from lms.orgs.models import InternalDepartment, ParentMove
+
+    unit_admin, school_admin = (db.session.scalar(sa.select(User).where(User.login == login))
+                                for login in ("unit_admin", "unit3_admin"))
+    unit = unit_admin.org
+    existing = db.session.scalars(sa.select(InternalDepartment).where(InternalDepartment.org_id == unit.id))
+    made: dict[str, InternalDepartment] = {department.name: department for department in existing}
+    for position, (name, parent, people) in enumerate(DEMO_DEPARTMENTS):
+        if name not in made:
+            made[name] = departments.create_department(
+                unit_admin, {"name": name, "parent_id": made[parent].id if parent else None, "position": position})
+        for person in db.session.scalars(sa.select(User).where(User.org_id == unit.id, User.name.in_(people))):
+            if departments.department_of(person.id) is None:
+                departments.assign_person(unit_admin, person.id, made[name].id)
+    summary = [f"{unit.name}内设部门：" + "、".join(name for name, _parent, _people in DEMO_DEPARTMENTS)]
+    school = school_admin.org
+    if db.session.scalar(sa.select(ParentMove.id).where(ParentMove.org_id == school.id)) is None:
+        target = db.session.scalar(sa.select(Org).where(Org.name == MOVE_TARGET))
+        moves.request_move(school_admin, target.id, "学校划归教育部门主管")
+    move = db.session.scalar(sa.select(ParentMove).where(ParentMove.org_id == school.id)
+                             .order_by(ParentMove.id.desc()))
+    summary.append(f"{school.name}申请更换上级部门：{move.from_parent.name} → {move.to_parent.name}"
+                   f"（{move.status.label}）")
+    db.session.commit()
+    return summary

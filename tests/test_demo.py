@@ -204,3 +204,29 @@ def test_the_demo_learner_has_a_title_change_the_unit_admin_approves(app):
     changes.approve_change(unit_admin, change.id)
     db.session.commit()
     assert (learner.title_level, learner.professional_post) == ("副高级", "副主任医师")
+
+
+def test_the_demo_has_internal_departments_and_a_move_waiting_for_both_departments(app):
+    from lms.demo import MOVE_TARGET, seed_demo_staff_progress, seed_demo_structure
+    from lms.orgs import moves
+    from lms.orgs.departments import department_tree
+    from lms.orgs.models import MoveStatus
+
+    seed_demo_data()
+    db.session.commit()
+    dept_admin, dept2_admin, unit_admin, school_admin = (
+        db.session.scalar(sa.select(User).where(User.login == login))
+        for login in ("dept_admin", "dept2_admin", "unit_admin", "unit3_admin"))
+    seed_demo_staff_progress(dept_admin)
+    summary = seed_demo_structure()
+    assert seed_demo_structure() == summary  # safe to run again
+    nodes = {node.department.name: node for node in department_tree(unit_admin.org)}
+    assert set(nodes) == {"内科", "心内科", "消化内科", "外科", "护理部"}
+    assert nodes["心内科"].depth == 1 and nodes["心内科"].members == 2 and nodes["外科"].members == 2
+    (move,) = moves.awaiting(dept_admin)
+    assert moves.awaiting(dept2_admin) == [move] and move.org_id == school_admin.org_id
+    assert move.to_parent.name == MOVE_TARGET and move.status == MoveStatus.PENDING
+    moves.approve_move(dept2_admin, move.id)
+    moves.approve_move(dept_admin, move.id)
+    db.session.commit()
+    assert db.session.get(User, school_admin.id).org.parent.name == MOVE_TARGET

@@ -123,6 +123,7 @@ class PeopleQuery(Schema):
     name = fields.String(load_default=None)
     id_suffix = fields.String(load_default=None, metadata={"description": "身份证号码后 4–6 位"})
     org_id = fields.Integer(load_default=None, metadata={"description": "只看这个下级单位及其下级"})
+    department_id = fields.Integer(load_default=None, metadata={"description": "只看这个内设部门及其下级部门的人员"})
     since = fields.String(load_default=None, metadata={"description": "注册日期起（YYYY-MM-DD）"})
     until = fields.String(load_default=None, metadata={"description": "注册日期止（YYYY-MM-DD）"})
     page = fields.Integer(load_default=1)

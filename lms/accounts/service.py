@@ -264,6 +264,11 @@ def filtered_people_query(actor: User, args) -> sa.Select:
         if org is None or not has_permission(actor, Permission.MANAGE_PEOPLE, org):
             raise NotAllowed("所选单位不在本单位管辖范围内。")
         query = query.where(Org.path.startswith(org.path))
+    department_id = args.get("department_id")
+    if department_id not in (None, ""):
+        from lms.orgs.departments import member_condition
+
+        query = query.where(member_condition(actor, Permission.MANAGE_PEOPLE, department_id, User.id))
     return query
 
 

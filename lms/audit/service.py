@@ -40,6 +40,11 @@ ACTION_LABELS = {
     "person.correct_identity": "更正姓名或身份证号码",
     "org.contact_change": "修改单位联系信息", "org_change.request": "申请修改单位信息",
     "org_change.approve": "通过单位信息修改", "org_change.reject": "驳回单位信息修改",
+    "parent_move.request": "申请更换上级部门", "parent_move.approve": "同意更换上级部门",
+    "parent_move.refuse": "不同意更换上级部门", "parent_move.withdraw": "撤回更换上级部门申请",
+    "parent_move.complete": "更换上级部门生效",
+    "department.create": "添加内设部门", "department.update": "修改内设部门", "department.delete": "删除内设部门",
+    "department.assign": "分配内设部门",
     "notice.publish": "发布通知公告", "notice.edit": "修改通知公告", "notice.withdraw": "撤回通知公告",
 }
 

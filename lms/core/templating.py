@@ -18,6 +18,8 @@ ADMIN_MENU = [
     ("本级机构信息", "org_changes.own", {Permission.EDIT_OWN_ORG}),
     ("机构信息修改审核", "org_changes.queue", {Permission.REVIEW_ORG_CHANGES}),
     ("管理员", "orgs.admins_page", {Permission.MANAGE_ADMINS}),
+    ("内设部门", "orgs.departments_page", {Permission.MANAGE_DEPARTMENTS}),
+    ("更换上级部门", "orgs.moves_page", {Permission.CHANGE_PARENT, Permission.REVIEW_PARENT_CHANGES}),
     ("学时审核", "declarations.review", {Permission.REVIEW_DECLARATIONS}),
     ("顺延补学", "declarations.deferrals", {Permission.GRANT_DEFERRALS}),
     ("档案托管", "declarations.archive_hostings", {Permission.HOST_ARCHIVES}),

@@ -204,10 +204,16 @@ def end_archive_hosting(actor: User, hosting_id: Any) -> User:
 
 
 def can_view(user: User, declaration: Declaration) -> bool:
-    """The learner, and the admins of the reviewing organisations and above (their subtree holds the first)."""
+    """The learner, and the admins of the reviewing organisations and above (their subtree holds the first).
+
+    The second reviewer is named on its own: after the first organisation moved under another parent (更换上级部门)
+    it is no longer in the second's subtree, yet the declaration finishes with the reviewers fixed at submission.
+    """
     if user.id == declaration.user_id:
         return True
-    return has_permission(user, Permission.REVIEW_DECLARATIONS, declaration.first_org)
+    return (has_permission(user, Permission.REVIEW_DECLARATIONS, declaration.first_org)
+            or (declaration.second_org is not None
+                and has_permission(user, Permission.REVIEW_DECLARATIONS, declaration.second_org)))
 
 
 def declaration_for(user: User, declaration_id: int) -> Declaration:

@@ -197,3 +197,90 @@ class OrgAdmin(db.Model):
         sa.Index("uq_org_admins_one_super", "org_id", unique=True, postgresql_where=sa.text("is_super"),
                  sqlite_where=sa.text("is_super")),
     )
+
+
+class MoveStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for the old parent, the new parent, or both
+    COMPLETED = "completed"  # both approved: the organisation hangs under the new parent since closed_at
+    REFUSED = "refused"  # one of the two parents refused, with a reason
+    WITHDRAWN = "withdrawn"  # the organisation withdrew it before both approved
+
+    @property
+    def label(self) -> str:
+        return {"pending": "待审核", "completed": "已生效", "refused": "未通过", "withdrawn": "已撤回"}[self.value]
+
+
+class ParentMove(db.Model):
+    """An organisation's request to hang under another parent (更换上级部门, admin manual 5.1.1.1).
+
+    It takes effect when both the old and the new parent approved, in either order; either may refuse with a reason.
+    """
+
+    __tablename__ = "org_parent_moves"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    from_parent_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    to_parent_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+    status: Mapped[MoveStatus] = mapped_column(enum_column(MoveStatus), default=MoveStatus.PENDING)
+    note: Mapped[str | None] = mapped_column(sa.String(500))  # why the organisation asks
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    old_approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    old_approved_at: Mapped[dt.datetime | None]
+    new_approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    new_approved_at: Mapped[dt.datetime | None]
+    # Who ended it (the second approver, the refusing parent's admin, or the withdrawing admin), when and why.
+    closed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    closed_at: Mapped[dt.datetime | None]
+    refusal_reason: Mapped[str | None] = mapped_column(sa.String(500))
+
+    org: Mapped[Org] = relationship(foreign_keys=[org_id])
+    from_parent: Mapped[Org] = relationship(foreign_keys=[from_parent_id])
+    to_parent: Mapped[Org] = relationship(foreign_keys=[to_parent_id])
+    requested_by = relationship("User", foreign_keys=[requested_by_id])
+    old_approved_by = relationship("User", foreign_keys=[old_approved_by_id])
+    new_approved_by = relationship("User", foreign_keys=[new_approved_by_id])
+    closed_by = relationship("User", foreign_keys=[closed_by_id])
+
+    __table_args__ = (
+        # One open move per organisation, held by the database so that two concurrent requests cannot make two.
+        sa.Index("uq_org_parent_moves_one_open", "org_id", unique=True,
+                 postgresql_where=sa.text("status = 'pending'"), sqlite_where=sa.text("status = 'pending'")),
+    )
+
+
+class InternalDepartment(db.Model):
+    """A department inside an organisation (内设部门, admin manual 5.1.1.2): people are assigned to one.
+
+    Not an organisation: it approves nothing and has no admins. Its materialised path ("/3/7/", ids of internal
+    departments) makes "this department and its sub-departments" one prefix test.
+    """
+
+    __tablename__ = "internal_departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"))  # indexed first in (org_id, path)
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("internal_departments.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+    position: Mapped[int] = mapped_column(default=0, server_default="0")
+    path: Mapped[str] = mapped_column(sa.String(255), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    org: Mapped[Org] = relationship()
+    parent: Mapped[InternalDepartment | None] = relationship(remote_side=[id])
+
+    __table_args__ = (sa.Index("ix_internal_departments_org_path", "org_id", "path"),)
+
+
+class DepartmentMember(db.Model):
+    """Which internal department a person belongs to: at most one, of their own organisation."""
+
+    __tablename__ = "internal_department_members"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("internal_departments.id"), index=True)
+    assigned_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[InternalDepartment] = relationship()

@@ -13,13 +13,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from lms.orgs.models import HR_KINDS, OrgKind
+from lms.orgs.models import ALLOWED_PARENTS, HR_KINDS, OrgKind
 
 UNIT = frozenset({OrgKind.UNIT})
 DEPARTMENT_AND_HR = frozenset({OrgKind.DEPARTMENT, *HR_KINDS})
 ADMINISTERING = frozenset({OrgKind.UNIT, OrgKind.DEPARTMENT, *HR_KINDS})
 EVERY_ADMIN_KIND = frozenset({*ADMINISTERING, OrgKind.BASE})
 BASE = frozenset({OrgKind.BASE})
+# Every kind that has a parent to change (the province has none).
+MOVABLE = frozenset(kind for kind, parents in ALLOWED_PARENTS.items() if parents)
 
 
 class Permission(enum.StrEnum):
@@ -49,6 +51,9 @@ class Permission(enum.StrEnum):
     EDIT_OWN_ORG = "edit_own_org"
     REVIEW_ORG_CHANGES = "review_org_changes"
     REVIEW_PERSON_CHANGES = "review_person_changes"
+    CHANGE_PARENT = "change_parent"
+    REVIEW_PARENT_CHANGES = "review_parent_changes"
+    MANAGE_DEPARTMENTS = "manage_departments"
 
     @property
     def label(self) -> str:
@@ -126,6 +131,14 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
     # review (5.1.4) apart, so a unit may give them to different admins; the super admin holds both.
     Permission.REVIEW_PERSON_CHANGES: PermissionInfo(
         "审核人员信息修改", "通过或驳回本单位人员专业技术职务、职称、学历的修改申请（5.1.4.1）。", UNIT),
+    Permission.CHANGE_PARENT: PermissionInfo(
+        "更换上级部门", "申请把本单位挂到另一个上级部门之下，或撤回申请（管理手册 5.1.1.1）。", MOVABLE),
+    Permission.REVIEW_PARENT_CHANGES: PermissionInfo(
+        "审核更换上级部门", "作为原上级或新上级，同意或拒绝直属下级单位更换上级部门的申请（须双方同意）。",
+        DEPARTMENT_AND_HR),
+    Permission.MANAGE_DEPARTMENTS: PermissionInfo(
+        "内设部门管理", "添加、改名、调整、删除本单位的内设部门，把本单位人员分到内设部门（管理手册 5.1.1.2）。",
+        EVERY_ADMIN_KIND),
 }
 
 assert set(CATALOGUE) == set(Permission), "every permission needs its catalogue entry"

@@ -128,3 +128,78 @@ class AuditOut(Schema):
     before = fields.Dict(allow_none=True)
     after = fields.Dict(allow_none=True)
     ip_address = fields.String(allow_none=True)
+
+
+class OrgBrief(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String(attribute="kind.value")
+    kind_label = fields.String(attribute="kind.label")
+
+
+class ParentMoveIn(Schema):
+    to_parent_id = fields.Integer(required=True,
+                                  metadata={"description": "新的上级部门（见 GET /org/parent-moves/targets）"})
+    note = fields.String(load_default=None, metadata={"description": "申请说明，最多 500 字"})
+
+
+class ParentMoveOut(Schema):
+    id = fields.Integer()
+    org = fields.Nested(OrgBrief)
+    from_parent = fields.Nested(OrgBrief)
+    to_parent = fields.Nested(OrgBrief)
+    status = fields.String(attribute="status.value")
+    status_label = fields.String(attribute="status.label")
+    note = fields.String(allow_none=True)
+    requested_by = fields.Function(lambda m: m.requested_by.name)
+    requested_at = fields.DateTime()
+    old_approved_by = fields.Function(lambda m: m.old_approved_by.name if m.old_approved_by else None)
+    old_approved_at = fields.DateTime(allow_none=True)
+    new_approved_by = fields.Function(lambda m: m.new_approved_by.name if m.new_approved_by else None)
+    new_approved_at = fields.DateTime(allow_none=True)
+    closed_by = fields.Function(lambda m: m.closed_by.name if m.closed_by else None)
+    closed_at = fields.DateTime(allow_none=True)
+    refusal_reason = fields.String(allow_none=True)
+
+
+class TargetQuery(Schema):
+    q = fields.String(load_default="", metadata={"description": "统一社会信用代码或名称的一部分"})
+
+
+class DepartmentOut(Schema):
+    id = fields.Function(lambda node: node.department.id)
+    name = fields.Function(lambda node: node.department.name)
+    parent_id = fields.Function(lambda node: node.department.parent_id)
+    position = fields.Function(lambda node: node.department.position)
+    depth = fields.Integer()
+    members = fields.Integer(metadata={"description": "直接分在本部门的人数（不含下级部门）"})
+    children = fields.Integer()
+
+
+class DepartmentIn(Schema):
+    name = fields.String(required=True)
+    parent_id = fields.Integer(load_default=None, allow_none=True,
+                               metadata={"description": "上级内设部门；不填为一级部门"})
+    position = fields.Integer(load_default=0, metadata={"description": "同级排序，小的在前"})
+
+
+class DepartmentChange(Schema):
+    name = fields.String()
+    parent_id = fields.Integer(allow_none=True, metadata={"description": "null 移到一级"})
+    position = fields.Integer()
+
+
+class DepartmentRef(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    parent_id = fields.Integer(allow_none=True)
+    position = fields.Integer()
+
+
+class DepartmentAssignment(Schema):
+    department_id = fields.Integer(required=True, allow_none=True, metadata={"description": "null：不属于任何内设部门"})
+
+
+class DepartmentAssignmentOut(Schema):
+    user_id = fields.Integer()
+    department_id = fields.Integer(allow_none=True)

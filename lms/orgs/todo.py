@@ -19,8 +19,9 @@ from lms.declarations.models import Declaration
 from lms.declarations.service import review_queue_condition
 from lms.extensions import db
 from lms.orgs import changes as org_changes
+from lms.orgs import moves
 from lms.orgs.access import has_permission
-from lms.orgs.models import OrgChange
+from lms.orgs.models import OrgChange, ParentMove
 from lms.orgs.permissions import Permission
 from lms.orgs.service import reviewable_orgs_query
 from lms.review.attempts import held_attempt_count
@@ -68,6 +69,10 @@ def _org_changes(actor: User) -> int:
                              .where(org_changes.review_queue_condition(actor)))
 
 
+def _parent_moves(actor: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ParentMove).where(moves.awaiting_condition(actor)))
+
+
 # (key, label, permission, count, endpoint): shown only to admins holding the permission.
 TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
     ("learner_registrations", "待审核的人员注册", Permission.APPROVE_PEOPLE, _learner_registrations,
@@ -80,6 +85,7 @@ TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
     ("person_changes", "待审核的人员信息修改", Permission.REVIEW_PERSON_CHANGES, _person_changes,
      "person_changes.queue"),
     ("org_changes", "待审核的下级单位信息修改", Permission.REVIEW_ORG_CHANGES, _org_changes, "org_changes.queue"),
+    ("parent_moves", "待本单位审核的更换上级部门", Permission.REVIEW_PARENT_CHANGES, _parent_moves, "orgs.moves_page"),
 ]
 
 

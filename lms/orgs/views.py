@@ -206,4 +206,4 @@ def create_bureau():
     return render_template("orgs/bureau.html", form=form), 422 if form.errors else 200
 
 
-from lms.orgs import admin_views  # noqa: E402, F401  (its routes join this blueprint)
+from lms.orgs import admin_views, structure_views  # noqa: E402, F401  (their routes join this blueprint)

@@ -33,6 +33,7 @@ class PeopleQuery(ReportQuery):
     min_hours = fields.String(load_default=None)
     max_hours = fields.String(load_default=None)
     unit_id = fields.String(load_default=None)
+    department_id = fields.String(load_default=None, metadata={"description": "内设部门（含其下级部门）"})
     page = fields.String(load_default=None)
     per_page = fields.String(load_default=None)
 

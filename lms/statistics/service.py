@@ -26,6 +26,7 @@ from lms.extensions import db
 from lms.ledger.models import AdjustmentKind, LedgerAdjustment, LedgerEntry
 from lms.ledger.service import china_today, region_of_org, rule_set_of
 from lms.orgs.access import admin_org, has_permission
+from lms.orgs.departments import member_condition
 from lms.orgs.models import Org, OrgKind, ReviewStatus
 from lms.orgs.permissions import Permission
 from lms.rules import default_rule_sets, rule_set_for
@@ -244,7 +245,8 @@ def plain_figures(root: Org, year: int) -> Figures:
 # ------------------------------------------------------------------------------------------------ people (5.4.3)
 
 STANDING_FILTERS = {s.value: s for s in Standing}
-PEOPLE_FILTERS = ("name", "id_suffix", "title_series", "title_level", "standing", "min_hours", "max_hours", "unit_id")
+PEOPLE_FILTERS = ("name", "id_suffix", "title_series", "title_level", "standing", "min_hours", "max_hours", "unit_id",
+                  "department_id")
 
 
 def people_query(actor: User, root: Org, year: int, args: Mapping):
@@ -299,6 +301,9 @@ def people_query(actor: User, root: Org, year: int, args: Mapping):
         if not unit.path.startswith(root.path):
             raise NotAllowed("所选单位不在本单位管辖范围内。")
         query = query.where(Org.path.like(unit.path + "%"))
+    department_id = args.get("department_id")
+    if department_id not in (None, ""):
+        query = query.where(member_condition(actor, Permission.VIEW_STATISTICS, department_id, User.id))
     return query
 
 

@@ -12,6 +12,7 @@ from lms.core.replica import read_session
 from lms.courses.models import Category
 from lms.extensions import db
 from lms.orgs.access import has_permission
+from lms.orgs.departments import department_tree
 from lms.orgs.models import Org
 from lms.orgs.permissions import Permission
 from lms.statistics import export, service
@@ -51,7 +52,8 @@ def people():
     page = {"page": filters.page, "pages": max(1, -(-total // filters.per_page)), "total": total}
     return render_template("statistics/people.html", root=root, year=year, page=page, rows=rows,
                            filters=request.args.to_dict(), standings=list(Standing), trail=_trail(root),
-                           full_numbers=has_permission(current_user, Permission.VIEW_FULL_ID_NUMBERS))
+                           full_numbers=has_permission(current_user, Permission.VIEW_FULL_ID_NUMBERS),
+                           departments=department_tree(root))
 
 
 @bp.get("/statistics/people.xlsx")

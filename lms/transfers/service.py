@@ -31,6 +31,7 @@ from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound, Servic
 from lms.extensions import db
 from lms.ledger.service import china_today, region_of_org
 from lms.orgs.access import admin_org, has_permission, require, within_scope
+from lms.orgs.departments import leave_department
 from lms.orgs.models import Org, OrgAdmin, OrgKind, ReviewStatus
 from lms.orgs.permissions import Permission
 from lms.rules import rule_set_for
@@ -291,6 +292,7 @@ def _move(actor: User | None, transfer: PersonTransfer, action: str) -> None:
     old_org = person.org
     region = region_of_org(destination)  # the rule set of the person at the new unit: its region may differ
     tally.transfer_person(person, destination.id, lambda year: rule_set_for(region, year))
+    leave_department(person)  # the old unit's internal departments are not the new unit's
     person.org = destination
     transfer.status, transfer.decided_at = TransferStatus.CONFIRMED, utcnow()
     db.session.flush()

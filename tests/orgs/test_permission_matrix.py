@@ -141,6 +141,14 @@ ACTIONS = [
     # No reason: past authorisation the answer is 422 (give a reason), before it 403.
     Action("更正身份信息", Permission.MANAGE_PEOPLE,
            _api("POST", lambda t, i: f"/api/v1/people/{_person(t, i).id}/identity", {}), _person),
+    Action("本单位更换上级部门申请", Permission.CHANGE_PARENT, _api("GET", _fixed("/api/v1/org/parent-moves"))),
+    Action("待审核的更换上级部门", Permission.REVIEW_PARENT_CHANGES,
+           _api("GET", _fixed("/api/v1/parent-moves/awaiting"))),
+    Action("内设部门", Permission.MANAGE_DEPARTMENTS, _api("GET", _fixed("/api/v1/org/departments"))),
+    # No such department: past authorisation the answer is 404, before it 403.
+    Action("分配内设部门", Permission.MANAGE_DEPARTMENTS,
+           _api("PUT", lambda t, i: f"/api/v1/people/{_person(t, i).id}/department", {"department_id": 999999}),
+           _person),
 ]
 
 

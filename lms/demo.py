@@ -90,8 +90,8 @@ def seed_demo_data() -> list[DemoLogin]:
     _user(province, Role.REVIEWER, "reviewer", "防作弊审核员", "13900000007")
     logins.append(DemoLogin(Role.REVIEWER.label, "reviewer", province.name))
     # Review close to the people (issue 16): the district bureau's own reviewer sees only the district's sessions.
-    county_health = _org(OrgKind.DEPARTMENT, "沙市区卫生健康局", county, serial=6)
-    county_hospital = _org(OrgKind.UNIT, "沙市区人民医院", county_health, serial=7)
+    county_health = _org(OrgKind.DEPARTMENT, "沙市区卫生健康局", county, serial=8)
+    county_hospital = _org(OrgKind.UNIT, "沙市区人民医院", county_health, serial=9)
     _user(county, Role.REVIEWER, "county_reviewer", "区防作弊审核员", "13900000008")
     logins.append(DemoLogin(Role.REVIEWER.label + "（区级）", "county_reviewer", county.name))
     _user(county_hospital, Role.LEARNER, COUNTY_LEARNER_LOGIN, "陈刚", "13800009012", id_number=COUNTY_LEARNER_LOGIN,

@@ -140,7 +140,7 @@ def _expires_at(url: str) -> float:
     """Return the epoch second after which a presigned URL (S3's or the local store's) is refused."""
     query = dict(parse_qsl(urlparse(url).query))
     if "X-Amz-Date" in query:
-        signed = dt.datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+        signed = dt.datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
         return signed.timestamp() + int(query["X-Amz-Expires"])
     return float(query["expires"])
 

@@ -88,12 +88,14 @@ def _flask_settings(config: Config) -> dict:
 def _init_extensions(app: Flask, config: Config) -> None:
     import socketio as socketio_pkg
 
+    from lms.accounts.passwords import hasher_for
     from lms.core import socketio_json
     from lms.core.api import LmsApi
     from lms.core.redis import create_clients, rate_limit_storage
     from lms.core.storage import create_object_store
     from lms.extensions import csrf, db, limiter, login_manager, migrate, socketio
 
+    app.extensions["lms.password_hasher"] = hasher_for(config.password_time_cost, config.password_memory_kib)
     redis_clients = create_clients(config)
     app.extensions["lms.redis"] = redis_clients["tracking"]
     app.extensions["lms.redis.queue"] = redis_clients["queue"]

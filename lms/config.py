@@ -57,6 +57,8 @@ KNOWN_KEYS = {
     "LMS_IMPORT_RATE_LIMIT",
     "LMS_EVIDENCE_MAX_BYTES",
     "LMS_EVIDENCE_MAX_FILES",
+    "LMS_PASSWORD_TIME_COST",
+    "LMS_PASSWORD_MEMORY_KIB",
     "LMS_SMS_BACKEND",
     "LMS_SMS_URL",
     "LMS_SMS_TOKEN",
@@ -173,6 +175,10 @@ class Config:
     import_rate_limit: str = "30 per hour"
     evidence_max_bytes: int = 10 * 1024**2
     evidence_max_files: int = 5
+    # argon2id cost of new password hashes (argon2-cffi's defaults: RFC 9106's low-memory profile). Tune to the
+    # web nodes: each login costs one verification, so time × memory bounds the logins a core can take per second.
+    password_time_cost: int = 3
+    password_memory_kib: int = 65536
     # Text messages: "outbox" (a table, read by the demo and the tests) or "http" (a provider at sms_url).
     sms_backend: str = "outbox"
     sms_url: str | None = None
@@ -294,6 +300,8 @@ class Config:
             import_rate_limit=_rate_limit(env, "LMS_IMPORT_RATE_LIMIT", "30 per hour"),
             evidence_max_bytes=_int(env, "LMS_EVIDENCE_MAX_BYTES", 10 * 1024**2, 64 * 1024, 1024**3),
             evidence_max_files=_int(env, "LMS_EVIDENCE_MAX_FILES", 5, 1, 50),
+            password_time_cost=_int(env, "LMS_PASSWORD_TIME_COST", 3, 1, 20),
+            password_memory_kib=_int(env, "LMS_PASSWORD_MEMORY_KIB", 65536, 1024, 4 * 1024**2),
             **_sms(env),
             reset_code_rate_limit=_rate_limit(env, "LMS_RESET_CODE_RATE_LIMIT", "3 per 10 minutes"),
             reset_address_rate_limit=_rate_limit(env, "LMS_RESET_ADDRESS_RATE_LIMIT", "10 per hour"),

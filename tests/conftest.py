@@ -23,7 +23,7 @@ from flask_migrate import upgrade
 
 from lms import create_app
 from lms.accounts.models import ADMIN_ROLE_FOR_KIND, Role, User
-from lms.accounts.passwords import hash_password
+from lms.accounts.passwords import hash_password, hasher_for
 from lms.config import Config
 from lms.core.idcard import make_id_number
 from lms.demo import credit_code
@@ -34,7 +34,10 @@ from lms.orgs.service import set_path
 from tests.support import services
 
 PASSWORD = "Passw0rd-test"
-_PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: argon2 is slow on purpose
+# argon2 is slow on purpose (~0.1 s a login at the production cost, a quarter of a typical test's time), so the
+# suite hashes at argon2's minimum cost: the same code paths, verification reads the cost from the hash.
+TEST_PASSWORD_COST = dict(password_time_cost=1, password_memory_kib=1024)
+_PASSWORD_HASH = hash_password(PASSWORD, hasher_for(1, 1024))
 SECRET = "t" * 48
 
 
@@ -70,7 +73,7 @@ def _migrate(config: Config) -> None:
 def base_config(request, tmp_path_factory) -> Config:
     """The configuration of one backend, with the schema migrated by Alembic (not create_all)."""
     data_dir = tmp_path_factory.mktemp(f"lms-{request.param}")
-    common = dict(data_dir=data_dir, secret_key=SECRET, cookie_secure=False)
+    common = dict(data_dir=data_dir, secret_key=SECRET, cookie_secure=False, **TEST_PASSWORD_COST)
     if request.param == "embedded":
         config = Config.from_env({}, **common)
     else:

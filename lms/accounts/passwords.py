@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 
-_hasher = PasswordHasher()
+_default_hasher = PasswordHasher()
 
 MIN_LENGTH = 8
 MAX_LENGTH = 64
@@ -15,9 +16,21 @@ MAX_LENGTH = 64
 NO_PASSWORD_YET = "!no-password-yet"
 
 
-def hash_password(password: str) -> str:
-    """Hash a password with argon2id."""
-    return _hasher.hash(password)
+def hasher_for(time_cost: int, memory_kib: int) -> PasswordHasher:
+    """Return the argon2id hasher of the configured cost (``LMS_PASSWORD_TIME_COST`` / ``_MEMORY_KIB``)."""
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+
+
+def _hasher() -> PasswordHasher:
+    # A hash records its own parameters, so verifying needs no configuration; hashing and rehashing use the app's.
+    if has_app_context():
+        return current_app.extensions.get("lms.password_hasher", _default_hasher)
+    return _default_hasher
+
+
+def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
+    """Hash a password with argon2id at the app's configured cost (or the given hasher's)."""
+    return (hasher or _hasher()).hash(password)
 
 
 def has_usable_password(password_hash: str) -> bool:
@@ -30,14 +43,14 @@ def verify_password(password_hash: str, password: str) -> bool:
     if not has_usable_password(password_hash):
         return False
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
     """Return whether the hash was made with weaker parameters than today's."""
-    return _hasher.check_needs_rehash(password_hash)
+    return _hasher().check_needs_rehash(password_hash)
 
 
 def password_problem(password: str) -> str | None:

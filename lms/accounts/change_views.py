@@ -8,6 +8,7 @@ from flask_login import current_user
 from lms.accounts import changes
 from lms.accounts.forms import PersonChangeForm, PhoneForm, show_refusal
 from lms.accounts.models import Role
+from lms.core import change_review
 from lms.core.auth import page_user
 from lms.core.clock import china_time
 from lms.core.errors import ServiceError
@@ -16,7 +17,6 @@ from lms.extensions import db
 from lms.orgs.permissions import Permission
 
 bp = Blueprint("person_changes", __name__, template_folder="templates")
-PER_PAGE = 50
 
 
 def _helpers() -> dict:
@@ -76,38 +76,16 @@ def change_phone():
 @page_user(permission=Permission.REVIEW_PERSON_CHANGES)
 def queue():
     """The requests of the unit's people, with each change as a diff; pending ones first."""
-    status = request.args.get("status", "")
-    try:
-        query = changes.review_queue(current_user, status)
-    except ServiceError as error:
-        flash(error.message, "error")
-        status, query = "", changes.review_queue(current_user)
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
-    return render_template("accounts/changes.html", page=page, status=status, **_helpers())
+    return change_review.queue_page(changes, "accounts/changes.html", **_helpers())
 
 
 @bp.post("/people/changes/decisions")
 @page_user(permission=Permission.REVIEW_PERSON_CHANGES)
 def decide():
     """Approve one request, or reject the chosen ones with one reason (all or nothing)."""
-    back = url_for("person_changes.queue")
-    if not CsrfForm().validate_on_submit():
-        flash("页面已过期，请刷新后重试。", "error")
-        return redirect(back)
-    try:
-        if request.form.get("approve"):
-            change = changes.approve_change(current_user, request.form.get("approve"))
-            message = f"已通过{change.user.name}的信息修改。"
-        else:
-            done = changes.reject_changes(current_user, request.form.getlist("ids"), request.form.get("reason"))
-            message = f"已驳回 {len(done)} 项信息修改申请。"
-        db.session.commit()
-    except ServiceError as error:
-        db.session.rollback()
-        flash(f"未处理：{error.message}", "error")
-        return redirect(back)
-    flash(message, "success")
-    return redirect(back)
+    return change_review.decide_from_form(
+        changes, url_for("person_changes.queue"),
+        lambda change: f"已通过{change.user.name}的信息修改。", "信息修改申请")
 
 
 @bp.post("/people/<int:user_id>/identity")

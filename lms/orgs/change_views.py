@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from lms.core import change_review
 from lms.core.auth import page_user
 from lms.core.clock import china_time
 from lms.core.errors import InvalidInput, ServiceError
@@ -15,7 +16,6 @@ from lms.orgs.access import admin_org
 from lms.orgs.permissions import Permission
 
 bp = Blueprint("org_changes", __name__, template_folder="templates")
-PER_PAGE = 50
 
 
 def _helpers() -> dict:
@@ -59,35 +59,13 @@ def edit():
 @page_user(permission=Permission.REVIEW_ORG_CHANGES)
 def queue():
     """The changes of the direct children's identifying fields, as diffs; pending ones first."""
-    status = request.args.get("status", "")
-    try:
-        query = changes.review_queue(current_user, status)
-    except ServiceError as error:
-        flash(error.message, "error")
-        status, query = "", changes.review_queue(current_user)
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
-    return render_template("orgs/changes.html", page=page, status=status, **_helpers())
+    return change_review.queue_page(changes, "orgs/changes.html", **_helpers())
 
 
 @bp.post("/org/changes/decisions")
 @page_user(permission=Permission.REVIEW_ORG_CHANGES)
 def decide():
     """Approve one change, or reject the chosen ones with one reason (批量驳回, all or nothing)."""
-    back = url_for("org_changes.queue")
-    if not CsrfForm().validate_on_submit():
-        flash("页面已过期，请刷新后重试。", "error")
-        return redirect(back)
-    try:
-        if request.form.get("approve"):
-            change = changes.approve_change(current_user, request.form.get("approve"))
-            message = f"已通过{change.org.name}的信息修改。"
-        else:
-            done = changes.reject_changes(current_user, request.form.getlist("ids"), request.form.get("reason"))
-            message = f"已驳回 {len(done)} 项单位信息修改。"
-        db.session.commit()
-    except ServiceError as error:
-        db.session.rollback()
-        flash(f"未处理：{error.message}", "error")
-        return redirect(back)
-    flash(message, "success")
-    return redirect(back)
+    return change_review.decide_from_form(
+        changes, url_for("org_changes.queue"),
+        lambda change: f"已通过{change.org.name}的信息修改。", "单位信息修改")

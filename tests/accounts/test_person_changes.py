@@ -14,7 +14,7 @@ from lms.orgs.models import ReviewStatus
 from lms.transfers import service as transfers
 from tests.conftest import api_token, csrf_token, make_user
 from tests.declarations import client_for
-from tests.transfers.test_transfers import _postgres_only, _race
+from tests.support.races import postgres_only, race
 
 
 def _ask(client, learner, **fields):
@@ -195,14 +195,14 @@ def test_the_pages_ask_review_and_show_the_state(app, tree):
 
 
 def test_a_change_and_a_transfer_decided_at_once_leave_one_result(app, tree, config):
-    _postgres_only(config)
+    postgres_only(config)
     learner = tree.learner_a
     change = changes.request_change(db.session.get(User, learner.id), {"title_level": "正高级"})
     transfer = transfers.start_transfer(tree.admins["unit_a"], learner.id, target=tree.unit_b.credit_code)
     db.session.commit()
     change_id, transfer_id = change.id, transfer.id
     old_id, new_id = tree.admins["unit_a"].id, tree.admins["unit_b"].id
-    done, refused = _race(app, lambda: changes.approve_change(db.session.get(User, old_id), change_id),
+    done, refused = race(app, lambda: changes.approve_change(db.session.get(User, old_id), change_id),
                           lambda: transfers.confirm_transfer(db.session.get(User, new_id), transfer_id))
     db.session.expire_all()
     person = db.session.get(User, learner.id)
@@ -218,9 +218,9 @@ def test_a_change_and_a_transfer_decided_at_once_leave_one_result(app, tree, con
 
 
 def test_two_simultaneous_requests_of_one_person_leave_one_pending(app, tree, config):
-    _postgres_only(config)
+    postgres_only(config)
     learner_id = tree.learner_a.id
-    done, refused = _race(app, *[lambda level=level: changes.request_change(db.session.get(User, learner_id),
+    done, refused = race(app, *[lambda level=level: changes.request_change(db.session.get(User, learner_id),
                                                                             {"title_level": level})
                                  for level in ("中级", "初级")])
     assert len(done) == 1 and len(refused) == 1 and "待审核" in refused[0]

@@ -12,7 +12,7 @@ from lms.orgs import changes
 from lms.orgs.models import Org, OrgChange, OrgKind, ReviewStatus
 from tests.conftest import api_token, csrf_token, make_org, make_user
 from tests.declarations import client_for
-from tests.transfers.test_transfers import _postgres_only, _race
+from tests.support.races import postgres_only, race
 
 
 def _edit(client, admin, **fields):
@@ -147,9 +147,9 @@ def test_the_pages_edit_and_review(app, tree):
 
 
 def test_two_simultaneous_requests_leave_one_pending_change(app, tree, config):
-    _postgres_only(config)
+    postgres_only(config)
     admin_id = tree.admins["unit_a"].id
-    done, refused = _race(app, *[lambda name=name: changes.edit_own_org(db.session.get(User, admin_id),
+    done, refused = race(app, *[lambda name=name: changes.edit_own_org(db.session.get(User, admin_id),
                                                                         {"name": name})
                                  for name in ("甲", "乙")])
     assert len(done) == 1 and len(refused) == 1

@@ -3,8 +3,6 @@ refuses, the requester withdraws; the subtree, its people and its figures follow
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 
@@ -12,7 +10,6 @@ from lms.accounts.models import User
 from lms.audit.models import AuditEntry
 from lms.certificates import service as certificates
 from lms.core.db import utcnow
-from lms.core.errors import Conflict
 from lms.declarations import service as declarations
 from lms.declarations.models import Declaration, DeclarationStatus, ReviewStep
 from lms.extensions import db
@@ -24,6 +21,7 @@ from lms.statistics import service as statistics
 from tests.certificates import meet_requirement
 from tests.conftest import api_token, csrf_token, make_org, make_user
 from tests.declarations import client_for, decide, declare, declared_id
+from tests.support.races import postgres_only, race
 
 
 def _request(client, admin, to_parent, note=None):
@@ -305,51 +303,17 @@ def test_a_held_session_stays_decidable_and_moves_into_the_new_branchs_queue(cli
 
 # ------------------------------------------------------------------------------------------------ concurrency
 
-def _race(app, *acts) -> tuple[list, list[str]]:
-    """Run each act in its own thread and app context at the same moment; return the winners and the refusals."""
-    barrier = threading.Barrier(len(acts))
-    done, refused, failures = [], [], []
-
-    def run(index, act):
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                act()
-                db.session.commit()
-                done.append(index)
-            except Conflict as error:
-                db.session.rollback()
-                refused.append(error.message)
-            except Exception as error:  # reported below: the test shows what went wrong in the thread
-                failures.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(acts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert failures == []
-    return done, refused
-
-
-def _postgres_only(config):
-    if config.embedded_database:
-        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers and refuses a stale one")
-
-
 def _approver(key_id):
     return lambda move_id: moves.approve_move(db.session.get(User, key_id), move_id)
 
 
 def test_two_parents_approving_at_the_same_moment_move_the_unit_once(app, tree, config):
-    _postgres_only(config)
+    postgres_only(config)
     meet_requirement(tree.learner_a)
     move = moves.request_move(tree.admins["unit_a"], tree.dept_b.id)
     db.session.commit()
     move_id, old_id, new_id = move.id, tree.admins["dept_a"].id, tree.admins["dept_b"].id
-    done, refused = _race(app, lambda: _approver(old_id)(move_id), lambda: _approver(new_id)(move_id))
+    done, refused = race(app, lambda: _approver(old_id)(move_id), lambda: _approver(new_id)(move_id))
     assert sorted(done) == [0, 1] and refused == []
     db.session.expire_all()
     move = db.session.get(ParentMove, move_id)
@@ -361,13 +325,13 @@ def test_two_parents_approving_at_the_same_moment_move_the_unit_once(app, tree, 
 
 
 def test_an_approval_and_a_withdrawal_at_the_same_moment_leave_one_result(app, tree, config):
-    _postgres_only(config)
+    postgres_only(config)
     move = moves.request_move(tree.admins["unit_a"], tree.dept_b.id)
     db.session.commit()
     moves.approve_move(tree.admins["dept_a"], move.id)
     db.session.commit()
     move_id, new_id, unit_id = move.id, tree.admins["dept_b"].id, tree.admins["unit_a"].id
-    done, refused = _race(app, lambda: _approver(new_id)(move_id),
+    done, refused = race(app, lambda: _approver(new_id)(move_id),
                           lambda: moves.withdraw_move(db.session.get(User, unit_id), move_id))
     assert len(done) == 1 and len(refused) == 1
     db.session.expire_all()
@@ -377,10 +341,10 @@ def test_an_approval_and_a_withdrawal_at_the_same_moment_leave_one_result(app, t
 
 
 def test_two_requests_at_the_same_moment_leave_one_open_move(app, tree, config):
-    _postgres_only(config)
+    postgres_only(config)
     other = make_org(OrgKind.DEPARTMENT, tree.county)
     admin_id = tree.admins["unit_a"].id
-    done, refused = _race(app, *[lambda target=target: moves.request_move(db.session.get(User, admin_id), target)
+    done, refused = race(app, *[lambda target=target: moves.request_move(db.session.get(User, admin_id), target)
                                  for target in (tree.dept_b.id, other.id)])
     assert len(done) == 1 and len(refused) == 1 and "尚未办结" in refused[0]
     assert len(db.session.scalars(sa.select(ParentMove)).all()) == 1
@@ -388,7 +352,7 @@ def test_two_requests_at_the_same_moment_leave_one_open_move(app, tree, config):
 
 
 def test_a_parent_and_its_child_moving_at_the_same_moment_leave_consistent_paths(app, tree, config):
-    _postgres_only(config)
+    postgres_only(config)
     # unit_a moves under dept_b while dept_b itself moves from the county to the city.
     unit_move = moves.request_move(tree.admins["unit_a"], tree.dept_b.id)
     dept_move = moves.request_move(tree.admins["dept_b"], tree.city.id)
@@ -396,7 +360,7 @@ def test_a_parent_and_its_child_moving_at_the_same_moment_leave_consistent_paths
     moves.approve_move(tree.admins["county"], dept_move.id)
     db.session.commit()
     ids = (unit_move.id, dept_move.id, tree.admins["dept_b"].id, tree.admins["city"].id)
-    done, refused = _race(app, lambda: _approver(ids[2])(ids[0]), lambda: _approver(ids[3])(ids[1]))
+    done, refused = race(app, lambda: _approver(ids[2])(ids[0]), lambda: _approver(ids[3])(ids[1]))
     assert sorted(done) == [0, 1] and refused == []
     db.session.expire_all()
     dept_b, unit_a = db.session.get(Org, tree.dept_b.id), db.session.get(Org, tree.unit_a.id)

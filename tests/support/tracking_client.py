@@ -36,7 +36,7 @@ from lms.config import Config
 from lms.extensions import db
 from lms.orgs.models import OrgKind
 from lms.tracking.models import PlaybackSession, SessionEvent
-from tests.conftest import PASSWORD, SECRET, _empty_database, make_org, make_user
+from tests.conftest import PASSWORD, SECRET, TEST_PASSWORD_COST, _empty_database, make_org, make_user
 from tests.support import services
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ def real_backend_app(postgres_url: str, redis_url: str, data_dir: Path) -> Itera
     It is the test's own view of the database the server processes use: to seed learners and to read back sessions.
     """
     config = Config.from_env({}, database_url=postgres_url, redis_url=redis_url, data_dir=data_dir,
-                             secret_key=SECRET, cookie_secure=False)
+                             secret_key=SECRET, cookie_secure=False, **TEST_PASSWORD_COST)
     app = create_app(config)
     app.config["LMS_TRACKING"] = {"flush_in_background": False}
     with app.app_context():
@@ -186,6 +186,9 @@ class ServerProcess:
             # Each test page sends its own X-Forwarded-For, so pages can be told apart (or share an address).
             "LMS_TRUSTED_PROXIES": "1",
             "LMS_LOG_LEVEL": "WARNING",
+            # The seeded hashes' cost (tests.conftest): at the production cost every first login would rehash.
+            "LMS_PASSWORD_TIME_COST": "1",
+            "LMS_PASSWORD_MEMORY_KIB": "1024",
             "PYTHONUNBUFFERED": "1",
         })
         env.update(tracking_env(self.tracking))

@@ -19,7 +19,8 @@ from lms.transfers.models import PersonTransfer, TransferSide, TransferStatus
 from tests.certificates import meet_requirement
 from tests.conftest import api_token, csrf_token, login, make_user
 from tests.declarations import client_for
-from tests.transfers.test_transfers import _audit_actions, _figures_hold, _postgres_only, _race, _state
+from tests.support.races import postgres_only, race
+from tests.transfers.test_transfers import _audit_actions, _figures_hold, _state
 
 
 def _request(client, admin, person, **overrides):
@@ -237,11 +238,11 @@ def test_the_request_page_asks_by_id_number_and_name(app, tree):
 
 
 def test_the_old_units_refusal_and_the_sweep_at_the_same_moment_leave_one_result(app, client, tree, config):
-    _postgres_only(config)
+    postgres_only(config)
     transfer_id = _request(client, tree.admins["unit_b"], tree.learner_a).get_json()["id"]
     _past_due(transfer_id)
     old_id = tree.admins["unit_a"].id
-    done, refused = _race(app, lambda: service.complete_after_silence(None, transfer_id),
+    done, refused = race(app, lambda: service.complete_after_silence(None, transfer_id),
                           lambda: service.refuse_transfer(db.session.get(User, old_id), transfer_id, "不同意"))
     assert len(done) == 1 and len(refused) == 1
     db.session.expire_all()

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
-import pytest
 import sqlalchemy as sa
 
 from lms.accounts.models import Role, User
 from lms.audit.models import AuditEntry
 from lms.certificates import service as certificates
 from lms.core.db import utcnow
-from lms.core.errors import Conflict
 from lms.declarations import service as declarations
 from lms.declarations.models import Declaration, ReviewStep
 from lms.extensions import db
@@ -24,6 +20,7 @@ from lms.transfers.models import PersonTransfer, TransferStatus
 from tests.certificates import meet_requirement
 from tests.conftest import api_token, csrf_token, make_org, make_user
 from tests.declarations import client_for, decide, declare, declared_id
+from tests.support.races import postgres_only, race
 
 
 def _token(client, user):
@@ -226,47 +223,13 @@ def test_a_declaration_in_review_finishes_with_the_reviewers_fixed_at_submission
     assert declarations.review_queue(db.session.get(User, tree.admins["dept_b"].id)) == []
 
 
-def _race(app, *acts) -> tuple[list, list[str]]:
-    """Run each act in its own thread and app context at the same moment; return the winners and the refusals."""
-    barrier = threading.Barrier(len(acts))
-    done, refused, failures = [], [], []
-
-    def run(index, act):
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                act()
-                db.session.commit()
-                done.append(index)
-            except Conflict as error:
-                db.session.rollback()
-                refused.append(error.message)
-            except Exception as error:  # reported below: the test shows what went wrong in the thread
-                failures.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(acts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert failures == []
-    return done, refused
-
-
-def _postgres_only(config):
-    if config.embedded_database:
-        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers and refuses a stale one")
-
-
 def test_two_simultaneous_confirmations_leave_one_result(app, tree, config):
-    _postgres_only(config)
+    postgres_only(config)
     meet_requirement(tree.learner_a)
     transfer = service.start_transfer(tree.admins["unit_a"], tree.learner_a.id, target=tree.unit_b.credit_code)
     db.session.commit()
     transfer_id, admin_ids = transfer.id, [tree.admins["unit_b"].id, make_user(tree.unit_b, login="unit_b_2").id]
-    done, refused = _race(app, *[lambda admin_id=admin_id: service.confirm_transfer(db.session.get(User, admin_id),
+    done, refused = race(app, *[lambda admin_id=admin_id: service.confirm_transfer(db.session.get(User, admin_id),
                                                                                      transfer_id)
                                  for admin_id in admin_ids])
     assert len(done) == 1 and len(refused) == 1 and "已调转" in refused[0]
@@ -278,11 +241,11 @@ def test_two_simultaneous_confirmations_leave_one_result(app, tree, config):
 
 
 def test_a_confirmation_and_a_withdrawal_at_the_same_moment_leave_one_result(app, tree, config):
-    _postgres_only(config)
+    postgres_only(config)
     transfer = service.start_transfer(tree.admins["unit_a"], tree.learner_a.id, target=tree.unit_b.credit_code)
     db.session.commit()
     transfer_id, old_id, new_id = transfer.id, tree.admins["unit_a"].id, tree.admins["unit_b"].id
-    done, refused = _race(app, lambda: service.confirm_transfer(db.session.get(User, new_id), transfer_id),
+    done, refused = race(app, lambda: service.confirm_transfer(db.session.get(User, new_id), transfer_id),
                           lambda: service.cancel_transfer(db.session.get(User, old_id), transfer_id))
     assert len(done) == 1 and len(refused) == 1
     db.session.expire_all()
@@ -293,10 +256,10 @@ def test_a_confirmation_and_a_withdrawal_at_the_same_moment_leave_one_result(app
 
 
 def test_two_simultaneous_starts_for_one_person_leave_one_open_transfer(app, tree, config):
-    _postgres_only(config)
+    postgres_only(config)
     other = make_org(OrgKind.UNIT, tree.dept_b)
     admin_id, person_id = tree.admins["unit_a"].id, tree.learner_a.id
-    done, refused = _race(app, *[lambda code=code: service.start_transfer(db.session.get(User, admin_id), person_id,
+    done, refused = race(app, *[lambda code=code: service.start_transfer(db.session.get(User, admin_id), person_id,
                                                                          target=code)
                                  for code in (tree.unit_b.credit_code, other.credit_code)])
     assert len(done) == 1 and refused == [f"{tree.learner_a.name}已有一项尚未办结的调转，不能再发起。"]

@@ -50,15 +50,24 @@ def create_app(config: Config | None = None) -> Flask:
     return app
 
 
-def _flask_settings(config: Config) -> dict:
-    engine_options = {"pool_pre_ping": True}
+def database_engine_options(config: Config) -> dict:
+    """SQLAlchemy engine options of the primary (and of the replica, but for its own URL)."""
     if config.embedded_database:
-        engine_options = {"connect_args": {"timeout": 15}}
+        return {"connect_args": {"timeout": 15}}
+    options = {"pool_pre_ping": True, "pool_size": config.database_pool_size,
+               "max_overflow": config.database_max_overflow}
+    if config.database_pgbouncer:
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
+
+
+def _flask_settings(config: Config) -> dict:
+    engine_options = database_engine_options(config)
     return {
         "SECRET_KEY": config.secret_key,
         "SQLALCHEMY_DATABASE_URI": config.database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
-        "SQLALCHEMY_BINDS": ({"replica": {"url": config.database_replica_url, "pool_pre_ping": True}}
+        "SQLALCHEMY_BINDS": ({"replica": {"url": config.database_replica_url, **engine_options}}
                              if config.database_replica_url else {}),
         "SESSION_COOKIE_SECURE": config.cookie_secure,
         "SESSION_COOKIE_HTTPONLY": True,

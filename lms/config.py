@@ -30,6 +30,9 @@ KNOWN_KEYS = {
     "LMS_DATA_DIR",
     "LMS_DATABASE_URL",
     "LMS_DATABASE_REPLICA_URL",
+    "LMS_DATABASE_POOL_SIZE",
+    "LMS_DATABASE_MAX_OVERFLOW",
+    "LMS_DATABASE_PGBOUNCER",
     "LMS_REDIS_URL",
     "LMS_TRACKING_REDIS_URL",
     "LMS_QUEUE_REDIS_URL",
@@ -157,6 +160,13 @@ class Config:
     rate_limit_redis_url: str | None = None
     # A PostgreSQL streaming replica for statistics and exports (lms.core.replica); None reads the primary.
     database_replica_url: str | None = None
+    # Connections each process keeps to PostgreSQL (or to PgBouncer): pool_size kept open, max_overflow more at a
+    # peak. docs/deployment.md adds them up against PgBouncer's client limit and PostgreSQL's max_connections.
+    database_pool_size: int = 5
+    database_max_overflow: int = 10
+    # Behind PgBouncer in transaction pooling, a transaction may run on any server connection: psycopg must not
+    # prepare statements server-side (it would find them missing on the next connection).
+    database_pgbouncer: bool = False
     cookie_secure: bool = True
     async_mode: str = "threading"
     login_rate_limit: str = "5 per minute"
@@ -277,6 +287,9 @@ class Config:
             data_dir=data_dir,
             database_url=database_url,
             database_replica_url=replica_url,
+            database_pool_size=_int(env, "LMS_DATABASE_POOL_SIZE", 5, 1, 200),
+            database_max_overflow=_int(env, "LMS_DATABASE_MAX_OVERFLOW", 10, 0, 500),
+            database_pgbouncer=_bool(env, "LMS_DATABASE_PGBOUNCER", False),
             redis_url=redis_url,
             **{f"{role}_redis_url": url for role, url in role_urls.items()},
             s3=s3,

@@ -82,6 +82,8 @@ if ((want_services)); then
     redis_was_up=0
     command -v redis-server >/dev/null || pkgs+=(redis-server)
   fi
+  # PgBouncer: the tests start their own (transaction pooling) in front of the test PostgreSQL.
+  [ -x /usr/sbin/pgbouncer ] || pkgs+=(pgbouncer)
 fi
 if ((want_browser)); then
   command -v chromium >/dev/null || pkgs+=(chromium)

@@ -828,7 +828,12 @@
       setStatus("计时组件加载失败，请刷新页面。");
       return null;
     }
-    socket = global.io(NAMESPACE, { reconnectionDelayMax: 5000 });
+    // WebSocket first: one connection that any web process can take, so a reconnect needs no stickiness.
+    // Long-polling only where a WebSocket cannot be opened (a proxy that strips Upgrade); it needs the
+    // load balancer's affinity cookie (deploy/nginx.conf).
+    socket = global.io(NAMESPACE, {
+      transports: ["websocket", "polling"], tryAllTransports: true, reconnectionDelayMax: 5000,
+    });
 
     socket.on("connect", function () {
       setStatus(session.sid ? "网络已恢复，正在继续计时…" : "正在开始计时…");

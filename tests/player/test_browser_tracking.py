@@ -234,6 +234,10 @@ def test_a_page_that_loses_the_network_reconnects_resumes_its_playback_and_carri
     started = time.monotonic()
     with live_server(app) as url:
         page = learner_page(url)
+        sockets, polls = [], []
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+        # While offline the client also tries long-polling (tryAllTransports); none of those may get through.
+        page.on("requestfinished", lambda request: "transport=polling" in request.url and polls.append(request.url))
         start_playing(page, url, lecture)
         page.wait_for_function("document.querySelector('[data-session-time]').textContent !== '0 秒'")
         page.context.set_offline(True)
@@ -250,6 +254,10 @@ def test_a_page_that_loses_the_network_reconnects_resumes_its_playback_and_carri
     elapsed = time.monotonic() - started
 
     assert len(rows) == 1  # the same playback, resumed
+    # It connected, and reconnected, by WebSocket straight away: no long-polling handshake that a load balancer
+    # would have to keep on one process.
+    assert len(sockets) >= 2 and all("/socket.io/" in u and "transport=websocket" in u for u in sockets), sockets
+    assert polls == []
     events = [e.type for e in rows[0].events]
     assert "resumed" in events
     resumed_at = next(e.at for e in rows[0].events if e.type == "resumed")

@@ -34,7 +34,10 @@ class AuditEntry(db.Model):
     after: Mapped[dict | None] = mapped_column(sa.JSON)
     ip_address: Mapped[str | None] = mapped_column(sa.String(45))
 
-    __table_args__ = (sa.Index("ix_audit_entries_org_path_created", "org_path", "created_at"),)
+    # "org_path LIKE '/1/4/%' ORDER BY created_at": the pattern operator class lets PostgreSQL range-scan the prefix
+    # under any collation (the default opclass serves LIKE only under the C collation).
+    __table_args__ = (sa.Index("ix_audit_entries_org_path_created", "org_path", "created_at",
+                               postgresql_ops={"org_path": "varchar_pattern_ops"}),)
 
 
 class AuditLogIsAppendOnly(RuntimeError):

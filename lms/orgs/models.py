@@ -270,7 +270,8 @@ class InternalDepartment(db.Model):
     org: Mapped[Org] = relationship()
     parent: Mapped[InternalDepartment | None] = relationship(remote_side=[id])
 
-    __table_args__ = (sa.Index("ix_internal_departments_org_path", "org_id", "path"),)
+    __table_args__ = (sa.Index("ix_internal_departments_org_path", "org_id", "path",
+                               postgresql_ops={"path": "varchar_pattern_ops"}),)
 
 
 class DepartmentMember(db.Model):

@@ -47,6 +47,9 @@ KNOWN_KEYS = {
     "LMS_ASYNC_MODE",
     "LMS_LOGIN_RATE_LIMIT",
     "LMS_PRESIGN_SECONDS",
+    "LMS_MEDIA_DELIVERY",
+    "LMS_MEDIA_EDGE_URL",
+    "LMS_MEDIA_EDGE_SECRET",
     "LMS_PUBLIC_URL",
     "LMS_LOG_LEVEL",
     "LMS_TRUSTED_PROXIES",
@@ -171,6 +174,12 @@ class Config:
     async_mode: str = "threading"
     login_rate_limit: str = "5 per minute"
     presign_seconds: int = 300
+    # How segment URLs are made: "presigned" (the object store's own signature, straight from storage) or "edge"
+    # (a caching edge — nginx secure_link or a CDN's URL authentication — checks a short-lived token; the cache
+    # key is the path, so one copy of a segment serves every learner). lms/player/edge.py.
+    media_delivery: str = "presigned"
+    media_edge_url: str = ""
+    media_edge_secret: str | None = None
     public_url: str | None = None
     log_level: str = "INFO"
     trusted_proxies: int = 0
@@ -297,6 +306,7 @@ class Config:
             async_mode=async_mode,
             login_rate_limit=env.get("LMS_LOGIN_RATE_LIMIT") or "5 per minute",
             presign_seconds=_int(env, "LMS_PRESIGN_SECONDS", 300, 10, 3600),
+            **_media_delivery(env),
             public_url=env.get("LMS_PUBLIC_URL") or None,
             log_level=(env.get("LMS_LOG_LEVEL") or "INFO").upper(),
             metrics_token=env.get("LMS_METRICS_TOKEN") or None,
@@ -342,6 +352,24 @@ def _certificate_key(env: dict) -> str | None:
         raise ConfigError("LMS_CERTIFICATE_KEY 太短：至少 32 个字符（可用 python -c 'import secrets; "
                           "print(secrets.token_hex(32))' 生成）。")
     return value or None
+
+
+def _media_delivery(env: dict) -> dict:
+    mode = (env.get("LMS_MEDIA_DELIVERY") or "presigned").strip().lower()
+    if mode not in ("presigned", "edge"):
+        raise ConfigError(f"LMS_MEDIA_DELIVERY={mode!r} 无法识别：请设置为 presigned（对象存储签名地址）"
+                          "或 edge（缓存边缘节点校验令牌）。")
+    if mode == "presigned":
+        return {"media_delivery": mode}
+    secret = (env.get("LMS_MEDIA_EDGE_SECRET") or "").strip()
+    if len(secret) < 32:
+        raise ConfigError("LMS_MEDIA_DELIVERY=edge 时必须设置 LMS_MEDIA_EDGE_SECRET"
+                          "（至少 32 个字符，与边缘节点的配置相同）。")
+    base = (env.get("LMS_MEDIA_EDGE_URL") or "").strip().rstrip("/")
+    if base and not base.startswith(("http://", "https://")):
+        raise ConfigError(f"LMS_MEDIA_EDGE_URL={base!r} 格式错误：应以 http:// 或 https:// 开头，"
+                          "或留空（与本站同域）。")
+    return {"media_delivery": mode, "media_edge_url": base, "media_edge_secret": secret}
 
 
 def _sms(env: dict) -> dict:

@@ -67,6 +67,8 @@ if ((want_system)); then
   { command -v ffmpeg && command -v ffprobe; } >/dev/null || pkgs+=(ffmpeg)
   # 证书 PDF 要嵌入中文字体；ReportLab 只能嵌入 TrueType 轮廓，Noto CJK 是 CFF，所以用文泉驿正黑。
   [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || pkgs+=(fonts-wqy-zenhei)
+  # nginx: the tests start one as the media edge (secure_link + proxy_cache) in front of the app.
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || pkgs+=(nginx)
   if [ ! -x "$VENV/bin/python" ] && command -v "$PY" >/dev/null && ! "$PY" -c 'import ensurepip, venv' 2>/dev/null \
     && [ "$(command -v "$PY")" = /usr/bin/python3 ]; then
     pkgs+=(python3-venv)
@@ -99,6 +101,8 @@ if ((${#pkgs[@]})); then
   apt_get() { apt-get -q -o DPkg::Lock::Timeout=300 "$@" >>"$LOG" 2>&1 9>&- || { tail -n 25 "$LOG" >&2; die "apt-get $1 失败（完整日志: $LOG）"; }; }
   apt_get update
   apt_get install -y --no-install-recommends "${pkgs[@]}"
+  # Debian starts the packaged nginx on port 80; the tests run their own on free ports.
+  if [[ " ${pkgs[*]} " == *" nginx "* ]]; then nginx -s stop >/dev/null 2>&1 9>&- || true; fi
   say "Debian 包已安装"
 else
   have=""

@@ -29,6 +29,7 @@ from lms.core.storage import ObjectNotFound, ObjectStore, StorageError, validate
 from lms.courses.models import CourseState, Courseware, MediaAsset, MediaStatus
 from lms.courses.service import is_base_admin_of, is_enrolled
 from lms.extensions import db
+from lms.player import edge
 from lms.tracking.models import CoursewareProgress
 from lms.tracking.service import format_duration, has_active_playback, media_facts, tracking_settings
 from lms.tracking.service import pending_note as tracking_pending_note
@@ -212,14 +213,24 @@ def master_playlist(asset: MediaAsset, rendition_url: Callable[[str], str]) -> s
     return "\n".join(lines) + "\n"
 
 
-def media_playlist(asset: MediaAsset, rendition: str, key_url: str) -> str:
-    """Return a rendition's playlist with presigned segment URLs and the key line pointing at ``key_url``."""
+def _segment_url_maker(viewer_id: int) -> Callable[[str], str]:
+    """Return how a segment's storage key becomes its URL under the configured delivery (LMS_MEDIA_DELIVERY)."""
+    config = current_app.extensions["lms.config"]
+    if config.media_delivery == "edge":
+        return lambda key: edge.edge_url(config.media_edge_url, key, viewer_id, config.presign_seconds,
+                                         config.media_edge_secret)
+    store, lifetime = _store(), _presign_lifetime()
+    return lambda key: store.presign_get(key, lifetime)
+
+
+def media_playlist(asset: MediaAsset, rendition: str, key_url: str, viewer_id: int) -> str:
+    """Return a rendition's playlist with short-lived segment URLs and the key line pointing at ``key_url``."""
     playlist_path = _rendition_playlists(asset).get(rendition)
     if playlist_path is None:
         raise NotFound("没有这个清晰度。")
     playlist_key = asset.hls_prefix + playlist_path
     folder = posixpath.dirname(playlist_key)
-    store, lifetime = _store(), _presign_lifetime()
+    segment_url = _segment_url_maker(viewer_id)
 
     def signed(uri: str) -> str:
         if "://" in uri or uri.startswith("/") or "?" in uri or "#" in uri:
@@ -229,7 +240,7 @@ def media_playlist(asset: MediaAsset, rendition: str, key_url: str) -> str:
         if not key.startswith(asset.hls_prefix):
             raise BrokenPlaylist("视频播放列表异常，请联系课程所属基地。")
         try:
-            return store.presign_get(validate_key(key), lifetime)
+            return segment_url(validate_key(key))
         except ValueError as exc:
             raise BrokenPlaylist("视频播放列表异常，请联系课程所属基地。") from exc
         except StorageError as exc:

@@ -78,7 +78,8 @@ def rendition(courseware_id: int, rendition: str):
     courseware, asset = _playable(courseware_id)
     if rendition not in service.rendition_names(asset):
         abort(404)
-    text = service.media_playlist(asset, rendition, url_for("player.key", courseware_id=courseware.id))
+    text = service.media_playlist(asset, rendition, url_for("player.key", courseware_id=courseware.id),
+                                  _viewer().id)
     return _private(Response(text, mimetype=service.PLAYLIST_MIMETYPE))
 
 

@@ -103,6 +103,7 @@ def _init_extensions(app: Flask, config: Config) -> None:
     from lms.core.redis import create_clients, rate_limit_storage
     from lms.core.storage import create_object_store
     from lms.extensions import csrf, db, limiter, login_manager, migrate, socketio
+    from lms.tracking import partitions
 
     app.extensions["lms.password_hasher"] = hasher_for(config.password_time_cost, config.password_memory_kib)
     redis_clients = create_clients(config)
@@ -117,7 +118,8 @@ def _init_extensions(app: Flask, config: Config) -> None:
     if config.embedded_database:
         with app.app_context():
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
-    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
+                     include_name=partitions.include_name)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "请先登录。"

@@ -12,9 +12,11 @@ from lms.extensions import db
 def register_cli(app: Flask) -> None:
     """Attach the project's commands to ``flask``."""
     from lms.notify.cli import sms_cli
+    from lms.tracking.cli import tracking_cli
     from lms.transfers.cli import transfers_cli
 
     app.cli.add_command(sms_cli)
+    app.cli.add_command(tracking_cli)
     app.cli.add_command(transfers_cli)
 
     @app.cli.command("demo-data")

@@ -64,6 +64,7 @@ KNOWN_KEYS = {
     "LMS_EVIDENCE_MAX_BYTES",
     "LMS_EVIDENCE_MAX_FILES",
     "LMS_PASSWORD_TIME_COST",
+    "LMS_EVIDENCE_RETENTION_MONTHS",
     "LMS_PASSWORD_MEMORY_KIB",
     "LMS_SMS_BACKEND",
     "LMS_SMS_URL",
@@ -196,6 +197,9 @@ class Config:
     evidence_max_files: int = 5
     # argon2id cost of new password hashes (argon2-cffi's defaults: RFC 9106's low-memory profile). Tune to the
     # web nodes: each login costs one verification, so time × memory bounds the logins a core can take per second.
+    # Months of viewing evidence (events, traces) kept on PostgreSQL before their monthly partition is dropped;
+    # 0 keeps everything. 36: integrity records are kept three years (第二十一条), the evidence behind them too.
+    evidence_retention_months: int = 36
     password_time_cost: int = 3
     password_memory_kib: int = 65536
     # Text messages: "outbox" (a table, read by the demo and the tests) or "http" (a provider at sms_url).
@@ -324,6 +328,7 @@ class Config:
             evidence_max_bytes=_int(env, "LMS_EVIDENCE_MAX_BYTES", 10 * 1024**2, 64 * 1024, 1024**3),
             evidence_max_files=_int(env, "LMS_EVIDENCE_MAX_FILES", 5, 1, 50),
             password_time_cost=_int(env, "LMS_PASSWORD_TIME_COST", 3, 1, 20),
+            evidence_retention_months=_int(env, "LMS_EVIDENCE_RETENTION_MONTHS", 36, 0, 240),
             password_memory_kib=_int(env, "LMS_PASSWORD_MEMORY_KIB", 65536, 1024, 4 * 1024**2),
             **_sms(env),
             reset_code_rate_limit=_rate_limit(env, "LMS_RESET_CODE_RATE_LIMIT", "3 per 10 minutes"),

@@ -104,10 +104,15 @@ class SessionEvent(db.Model):
     type: Mapped[str] = mapped_column(sa.String(30))
     at: Mapped[dt.datetime]
     values: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # The session's start, copied: on PostgreSQL the table is partitioned by its month (lms/tracking/partitions.py),
+    # which keeps a session's evidence in one partition and lets old months be dropped whole.
+    session_started_at: Mapped[dt.datetime]
 
     session: Mapped[PlaybackSession] = relationship(back_populates="events")
 
-    __table_args__ = (sa.UniqueConstraint("session_id", "seq", name="uq_session_events_session_seq"),)
+    # The partition key must be in every unique constraint; it follows from session_id, so uniqueness is the same.
+    __table_args__ = (sa.UniqueConstraint("session_id", "seq", "session_started_at",
+                                          name="uq_session_events_session_seq"),)
 
 
 class TraceChunk(db.Model):
@@ -119,10 +124,22 @@ class TraceChunk(db.Model):
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("playback_sessions.id", ondelete="CASCADE"), index=True)
     first_index: Mapped[int]  # of its first point in the session's whole trace
     points: Mapped[list] = mapped_column(sa.JSON)
+    session_started_at: Mapped[dt.datetime]  # the partition key, as for SessionEvent
 
     session: Mapped[PlaybackSession] = relationship(back_populates="trace_chunks")
 
-    __table_args__ = (sa.UniqueConstraint("session_id", "first_index", name="uq_session_trace_chunks_session_first"),)
+    __table_args__ = (sa.UniqueConstraint("session_id", "first_index", "session_started_at",
+                                          name="uq_session_trace_chunks_session_first"),)
+
+
+@sa.event.listens_for(SessionEvent, "before_insert")
+@sa.event.listens_for(TraceChunk, "before_insert")
+def _copy_partition_key(_mapper, connection, target) -> None:
+    if target.session_started_at is not None:
+        return
+    session = target.__dict__.get("session")  # loaded or assigned; never lazy-load inside a flush
+    target.session_started_at = session.started_at if session is not None else connection.scalar(
+        sa.select(PlaybackSession.started_at).where(PlaybackSession.id == target.session_id))
 
 
 class CoursewareProgress(db.Model):

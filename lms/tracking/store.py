@@ -246,7 +246,7 @@ class ScriptBatcher:
             try:
                 pipe = self.client.pipeline(transaction=False)
                 for call in batch:
-                    pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+                    pipe.execute_command("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
                 answers = pipe.execute(raise_on_error=False)
             except Exception as error:  # noqa: BLE001 - the connection failed: every caller of the batch hears it
                 answers = [error] * len(batch)
@@ -276,7 +276,8 @@ def run_pipelined(client, calls: list[tuple[Script, list, list]]) -> list:
         return []
     pipe = client.pipeline(transaction=False)
     for script, keys, args in calls:
-        pipe.evalsha(script.sha, len(keys), *keys, *args)
+        # redis-py blocks the evalsha method on a cluster pipeline, not the command: routed by its first key.
+        pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
     answers = pipe.execute(raise_on_error=False)
     out = []
     for (script, keys, args), answer in zip(calls, answers, strict=True):

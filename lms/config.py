@@ -111,7 +111,8 @@ def _url(env: dict, key: str, schemes: tuple[str, ...]) -> str | None:
     parsed = urlparse(raw)
     if parsed.scheme not in schemes:
         allowed = "、".join(f"{s}://" for s in schemes)
-        raise ConfigError(f"{key}={raw!r} 格式错误：应以 {allowed} 开头。")
+        shown = raw.replace(f":{parsed.password}@", ":***@", 1) if parsed.password else raw
+        raise ConfigError(f"{key}={shown!r} 格式错误：应以 {allowed} 开头。")
     if parsed.scheme == "redis+sentinel":
         _check_sentinel_url(key, raw, parsed)
     elif parsed.scheme == "redis+cluster":

@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lms.accounts.models import Role
+from lms.config import Config, ConfigError
+from lms.core.redis import cluster_startup_nodes
 from lms.orgs.models import OrgKind
 from lms.tracking import service, tasks
 from lms.tracking.store import _source_with_settings, bucket_keys, person_keys
@@ -139,3 +141,17 @@ def test_a_master_failing_over_mid_session_loses_no_credit(cluster_app, redis_cl
     assert all(ack["ok"] for ack in player.acks), player.acks[-1]
     assert player.credited() == pytest.approx(before + 30, abs=0.01)
     assert service.get_store().snapshot(player.user_id, player.sid, 0, 0).fields["state"] == "open"
+
+
+def test_only_the_tracking_role_accepts_a_cluster_url_and_bad_ones_are_refused_in_chinese(tmp_path):
+    base = {"LMS_DATA_DIR": str(tmp_path), "LMS_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    url = "redis+cluster://:s3cret@10.0.0.1:7000,10.0.0.2:7000/"
+    config = Config.from_env({**base, "LMS_TRACKING_REDIS_URL": url})
+    assert config.redis_url_for("tracking") == url and config.redis_url_for("queue") == base["LMS_REDIS_URL"]
+    assert [(n.host, n.port) for n in cluster_startup_nodes(url)] == [("10.0.0.1", 7000), ("10.0.0.2", 7000)]
+    for key, bad, message in (("LMS_TRACKING_REDIS_URL", "redis+cluster://:s3cret@10.0.0.1/", "主机:端口"),
+                              ("LMS_TRACKING_REDIS_URL", "redis+cluster://:s3cret@10.0.0.1:7000/0", "没有库号"),
+                              ("LMS_QUEUE_REDIS_URL", url, "格式错误")):
+        with pytest.raises(ConfigError, match=message) as refused:
+            Config.from_env({**base, key: bad})
+        assert "s3cret" not in str(refused.value)

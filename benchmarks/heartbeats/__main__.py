@@ -499,7 +499,7 @@ def main() -> None:
                              "a 3-master Redis Cluster in one run (CPU per heartbeat, slot spread, memory per session)")
     parser.add_argument("--redis-viewers", type=int, default=300)
     parser.add_argument("--redis-rounds", type=int, default=36, help="heartbeats per viewer (a multiple of 6)")
-    parser.add_argument("--redis-threads", type=int, default=8)
+    parser.add_argument("--redis-threads", type=int, default=32)
     args = parser.parse_args()
     if args.redis == "cluster":
         from benchmarks.heartbeats import redis_side

@@ -82,8 +82,12 @@ class Cluster:
         self.group.stop()
 
 
+def node_cpu_s(nodes: list[redis.Redis]) -> list[float]:
+    return [float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]) for cpu in (n.info("cpu") for n in nodes)]
+
+
 def redis_cpu_s(nodes: list[redis.Redis]) -> float:
-    return sum(float(n.info("cpu")["used_cpu_user"]) + float(n.info("cpu")["used_cpu_sys"]) for n in nodes)
+    return sum(node_cpu_s(nodes))
 
 
 def person_bytes(nodes: list[redis.Redis]) -> dict:
@@ -147,13 +151,16 @@ def run_backend(name: str, backend, viewers: int, rounds: int, threads: int) -> 
             nodes = backend.nodes()
             accepted, beat_cpu, beat_wall, flush_cpu, flushed = 0, 0.0, 0.0, 0.0, 0
             before_flush = after_flush = None
+            per_node = [0.0] * len(nodes)
             with concurrent.futures.ThreadPoolExecutor(threads) as pool:
                 for round_ in range(1, rounds + 1):
                     clock.advance(5.0)
-                    cpu, wall = redis_cpu_s(nodes), time.perf_counter()
+                    cpu, wall = node_cpu_s(nodes), time.perf_counter()
                     accepted += sum(pool.map(beat, pages))
                     beat_wall += time.perf_counter() - wall
-                    beat_cpu += redis_cpu_s(nodes) - cpu
+                    per_node = [total + after - before
+                                for total, before, after in zip(per_node, cpu, node_cpu_s(nodes), strict=True)]
+                    beat_cpu = sum(per_node)
                     if round_ % FLUSH_EVERY == 0:
                         if round_ == rounds:
                             before_flush = person_bytes(nodes)
@@ -176,14 +183,17 @@ def run_backend(name: str, backend, viewers: int, rounds: int, threads: int) -> 
             buckets = {}
             if name == "cluster":
                 client = app.extensions["lms.redis"]
-                for bucket in range(service.tracking_settings().shards):
-                    node = client.nodes_manager.get_node_from_slot(client.keyslot(bucket_keys(bucket)[0]))
+                shards = service.tracking_settings().shards
+                for bucket in range(shards):
+                    node = client.nodes_manager.get_node_from_slot(client.keyslot(bucket_keys(bucket, shards)[0]))
                     buckets[str(node.port)] = buckets.get(str(node.port), 0) + 1
             db.session.remove()
             db.engine.dispose()
         return {
             "viewers": viewers, "heartbeats": accepted, "redis_cpu_ms_per_hb": beat_cpu * 1000 / max(accepted, 1),
-            "hb_per_s_driven": accepted / max(beat_wall, 1e-9), "flush_redis_cpu_ms_per_session":
+            "hb_per_s_driven": accepted / max(beat_wall, 1e-9),
+            "redis_cpu_share_per_node": [round(c / max(beat_cpu, 1e-9), 3) for c in per_node],
+            "threads": threads, "flush_redis_cpu_ms_per_session":
                 flush_cpu * 1000 / max(flushed, 1), "keys_per_node": spread, "buckets_per_node": buckets,
             "bytes_before_flush": before_flush, "bytes_after_flush": after_flush, "bytes_after_close": closed,
             "closed_session_ttl_max_ms": max(ttl_of_closed, default=-2),
@@ -219,12 +229,14 @@ def write_report(results: dict) -> str:
         "# Tracking on one Redis and on a 3-master Redis Cluster",
         "",
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC} by `python -m benchmarks.heartbeats --redis cluster`"
-        f" ({n} viewers, {single['heartbeats'] // max(n, 1)} heartbeats each, a flush every {FLUSH_EVERY}).",
+        f" ({n} viewers, {single['heartbeats'] // max(n, 1)} heartbeats each, a flush every {FLUSH_EVERY}, "
+        f"{single['threads']} threads sharing batched round trips).",
         "",
         "| | one Redis | 3-master cluster |",
         "|---|---|---|",
         f"| Redis CPU per heartbeat (judge + mark, all nodes) | {single['redis_cpu_ms_per_hb']:.3f} ms | "
         f"{cluster['redis_cpu_ms_per_hb']:.3f} ms |",
+        f"| share of that CPU per node | – | {cluster['redis_cpu_share_per_node']} |",
         f"| Redis CPU per session flushed | {single['flush_redis_cpu_ms_per_session']:.3f} ms | "
         f"{cluster['flush_redis_cpu_ms_per_session']:.3f} ms |",
         f"| keys per node | {single['keys_per_node']} | {cluster['keys_per_node']} |",

@@ -124,12 +124,16 @@ class TrackingSettings:
             "max_trace": MAX_TRACE_POINTS,
             "cadence_min_n": 20,
             "cadence_max_sd_ms": 10,
-            "session_ttl_ms": 7 * 86400 * 1000,
-            "person_ttl_ms": 30 * 86400 * 1000,
+            # docs/tracking-protocol.md §7: what the database holds is loaded again at the next open; a session
+            # waits this long after its last change for the person's next check to decide its pending time.
+            "session_ttl_ms": SESSION_TTL_MS,
+            "person_ttl_ms": PERSON_TTL_MS,
             "opens_per_min": self.opens_per_minute,
         }, separators=(",", ":"))
 
 
+SESSION_TTL_MS = 3 * 86400 * 1000
+PERSON_TTL_MS = 3 * 86400 * 1000
 MAX_EVENTS_PER_SESSION = 2000
 MAX_TRACE_POINTS = 20000
 

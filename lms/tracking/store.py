@@ -23,6 +23,7 @@ Every key has a TTL (docs/tracking-protocol.md §7).
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import math
@@ -35,15 +36,19 @@ from pathlib import Path
 
 import orjson
 import redis
+from redis.cluster import REDIS_CLUSTER_HASH_SLOTS
 from redis.commands.core import Script
+from redis.crc import key_slot
 from redis.exceptions import NoScriptError
+
+from lms.tracking.settings import SESSION_TTL_MS
 
 log = logging.getLogger(__name__)
 LUA_DIR = Path(__file__).with_name("lua")
 _SCRIPTS_WITH_HELPERS = ("open", "heartbeat", "answer", "close", "evidence")
 _PLAIN_SCRIPTS = ("snapshot", "take_dirty", "flushed", "peers", "mark")
-# How long a bucket's marks wait for a flusher: as long as the sessions they point at live (session_ttl_ms).
-MARK_TTL_MS = 7 * 86400 * 1000
+# How long a bucket's marks wait for a flusher: as long as the sessions they point at live.
+MARK_TTL_MS = SESSION_TTL_MS
 # A judging script answers "keys" when the person's other sessions it must touch were not declared; it is then
 # called again with them. A second "keys" answer means the person's state moved meanwhile (another page).
 _KEY_ATTEMPTS = 4
@@ -99,9 +104,24 @@ def bucket_of(user_id: int, shards: int) -> int:
     return zlib.crc32(str(int(user_id)).encode()) % shards
 
 
-def bucket_keys(bucket: int) -> tuple[str, str, str]:
+@functools.cache
+def _bucket_tag(bucket: int, shards: int) -> str:
+    """A hash tag for bucket n whose slot lies in the n-th of ``shards`` equal parts of the 16,384 slots.
+
+    A cluster's masters hold contiguous slot ranges (``redis-cli --cluster create`` gives equal ones), so buckets
+    spread evenly over the masters instead of as CRC16 of "bk:0", "bk:1", … happens to fall (8/5/3 of 16 on three).
+    """
+    width = REDIS_CLUSTER_HASH_SLOTS / shards
+    for attempt in itertools.count():
+        tag = f"bk:{bucket}" if attempt == 0 else f"bk:{bucket}.{attempt}"
+        if int(key_slot(tag.encode()) // width) == bucket:
+            return tag
+    raise AssertionError("unreachable")
+
+
+def bucket_keys(bucket: int, shards: int = 16) -> tuple[str, str, str]:
     """The dirty set, the set being flushed and the live set of one bucket (one hash tag, one cluster slot)."""
-    tag = f"trk:{{bk:{int(bucket)}}}:"
+    tag = f"trk:{{{_bucket_tag(int(bucket), int(shards))}}}:"
     return tag + "dirty", tag + "flushing", tag + "live"
 
 
@@ -371,7 +391,7 @@ class TrackingStore:
 
     def _mark(self, user_id: int, marks: dict, now_ms: int) -> None:
         """Write a script's marks to the person's bucket: dirty (to flush) and live (last activity) or gone."""
-        dirty_key, _, live_key = bucket_keys(bucket_of(user_id, self.shards))
+        dirty_key, _, live_key = bucket_keys(bucket_of(user_id, self.shards), self.shards)
         dirty = list(dict.fromkeys(f"{user_id}:{sid}" for sid in marks.get("d", [])))
         live = [part for sid in dict.fromkeys(marks.get("l", [])) for part in (now_ms, f"{user_id}:{sid}")]
         gone = [f"{user_id}:{sid}" for sid in dict.fromkeys(marks.get("g", []))]
@@ -480,7 +500,7 @@ class TrackingStore:
     def take_dirty(self) -> list[tuple[int, str]]:
         """Return the sessions changed since the last flush (and any a failed flush left), as (user id, sid),
         from every bucket."""
-        calls = [(self._scripts["take_dirty"], list(bucket_keys(bucket)[:2]), [MARK_TTL_MS])
+        calls = [(self._scripts["take_dirty"], list(bucket_keys(bucket, self.shards)[:2]), [MARK_TTL_MS])
                  for bucket in range(self.shards)]
         return [_member(m) for members in run_pipelined(self.redis, calls) for m in members]
 
@@ -488,14 +508,14 @@ class TrackingStore:
         """Forget the sessions just flushed (changes made meanwhile are already in the next dirty sets)."""
         pipe = self.redis.pipeline(transaction=False)
         for bucket in range(self.shards):
-            pipe.delete(bucket_keys(bucket)[1])
+            pipe.delete(bucket_keys(bucket, self.shards)[1])
         pipe.execute()
 
     def open_count(self) -> int:
         """How many sessions are open (in the live sets), for the metrics."""
         pipe = self.redis.pipeline(transaction=False)
         for bucket in range(self.shards):
-            pipe.zcard(bucket_keys(bucket)[2])
+            pipe.zcard(bucket_keys(bucket, self.shards)[2])
         return sum(int(n) for n in pipe.execute())
 
     def idle_sessions(self, older_than_ms: int, limit: int = 500) -> list[tuple[int, str]]:
@@ -503,7 +523,7 @@ class TrackingStore:
         ``limit`` from each bucket."""
         pipe = self.redis.pipeline(transaction=False)
         for bucket in range(self.shards):
-            pipe.zrangebyscore(bucket_keys(bucket)[2], "-inf", older_than_ms, start=0, num=limit)
+            pipe.zrangebyscore(bucket_keys(bucket, self.shards)[2], "-inf", older_than_ms, start=0, num=limit)
         return [_member(m) for members in pipe.execute() for m in members]
 
     def coverage(self, user_id: int, sid: str, provisional: bool = False) -> bytes:

@@ -17,7 +17,9 @@ from urllib.parse import quote, unquote, urlparse
 
 import fakeredis
 import redis
+from redis._parsers.commands import CommandPolicies, RequestPolicy, ResponsePolicy
 from redis.cluster import ClusterNode, RedisCluster
+from redis.commands.policies import PolicyResolver, StaticPolicyResolver
 from redis.sentinel import Sentinel
 from socketio.redis_manager import parse_redis_sentinel_url
 
@@ -32,6 +34,37 @@ ROLES = ("tracking", "queue", "rate_limit")
 
 def is_sentinel(url: str | None) -> bool:
     return bool(url) and urlparse(url).scheme == SENTINEL_SCHEME
+
+
+class _ScriptsByFirstKey(PolicyResolver):
+    """EVAL/EVALSHA are keyed commands routed by their first key (redis-py's own ``determine_slot`` does so).
+
+    Without a policy for them, redis-py 8.1's cluster pipeline asks the default node ``COMMAND GETKEYS`` for every
+    EVALSHA it routes: a synchronous round trip per script call, which doubled the round trips of a tracking batch
+    and put a third of the cluster's Redis work on one node (benchmarks/results/tracking-redis.md).
+    """
+
+    KEYED = CommandPolicies(request_policy=RequestPolicy.DEFAULT_KEYED, response_policy=ResponsePolicy.DEFAULT_KEYED)
+
+    def __init__(self):
+        self._static = StaticPolicyResolver()
+
+    def resolve(self, command_name: str) -> CommandPolicies | None:
+        if command_name in ("eval", "evalsha"):
+            return self.KEYED
+        return self._static.resolve(command_name)
+
+    def with_fallback(self, fallback: PolicyResolver) -> PolicyResolver:
+        return self
+
+
+class TrackingCluster(RedisCluster):
+    """A RedisCluster whose pipelines route script calls by their first key, as the client itself does."""
+
+    def pipeline(self, transaction=None, shard_hint=None):
+        pipe = super().pipeline(transaction, shard_hint)
+        pipe._policy_resolver = self._policy_resolver  # redis-py 8.1 does not hand its resolver to the pipeline
+        return pipe
 
 
 def is_cluster(url: str | None) -> bool:
@@ -65,8 +98,9 @@ def client_for_url(url: str | None, max_connections: int = MAX_CONNECTIONS, pool
     if is_cluster(url):
         password = urlparse(url).password
         # max_connections is per node; a node that stops answering is found again through the others.
-        return RedisCluster(startup_nodes=cluster_startup_nodes(url), password=unquote(password) if password else None,
-                            max_connections=max_connections, require_full_coverage=True, **TIMEOUTS)
+        return TrackingCluster(startup_nodes=cluster_startup_nodes(url),
+                               password=unquote(password) if password else None, max_connections=max_connections,
+                               require_full_coverage=True, policy_resolver=_ScriptsByFirstKey(), **TIMEOUTS)
     if is_sentinel(url):
         sentinels, service, options = parse_redis_sentinel_url(url)
         sentinel = Sentinel(sentinels, sentinel_kwargs=dict(TIMEOUTS), **TIMEOUTS)

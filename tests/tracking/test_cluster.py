@@ -115,8 +115,14 @@ def test_a_script_touching_an_undeclared_key_is_refused(cluster_app):
                                 60_000, "1234", "check-id"])
 
 
+def getkeys_calls(redis_cluster) -> int:
+    return sum(int(redis_cluster.node(port).info("commandstats").get("cmdstat_command|getkeys", {}).get("calls", 0))
+               for port in redis_cluster.master_ports())
+
+
 def test_the_persons_and_the_buckets_keys_spread_over_the_three_masters(cluster_app, redis_cluster):
     clock = configure(cluster_app)
+    asked = getkeys_calls(redis_cluster)
     players = [Player.open(clock, facts=media(1)) for _ in range(60)]
     for player in players:
         player.beat()
@@ -129,6 +135,8 @@ def test_the_persons_and_the_buckets_keys_spread_over_the_three_masters(cluster_
     assert sorted(ports.count(port) for port in set(ports)) == [5, 5, 6]  # the buckets spread evenly
     assert service.get_store().open_count() == 60
     assert sorted(service.get_store().take_dirty()) == sorted((p.user_id, p.sid) for p in players)
+    # Pipelined script calls are routed by their first key, without a COMMAND GETKEYS round trip each.
+    assert getkeys_calls(redis_cluster) == asked
 
 
 def test_a_master_failing_over_mid_session_loses_no_credit(cluster_app, redis_cluster):

@@ -11,7 +11,8 @@ Redis, a Sentinel group and a Redis Cluster. Key layout:
   ``:pool`` (sessions holding provisional time → their courseware), ``:day`` (local day, credited ms), ``:opens``
   (minute, opens), ``:cw:<id>`` and ``:cov:<id>`` (progress on a courseware);
 - shard buckets ``trk:{bk:<n>}:dirty`` / ``:flushing`` (sessions to write to the database) and ``:live`` (open
-  sessions by last activity, for the idle sweep), n = a stable hash of the person's id mod ``shards``; the judging
+  sessions by last activity, for the idle sweep), n = a stable hash of the person's id mod ``shards`` (the tag is
+  ``bk:<n>`` or ``bk:<n>.<k>``, whichever first falls in the n-th equal slot range, ``_bucket_tag``); the judging
   scripts answer what to mark and ``mark.lua`` writes it to the person's bucket right after;
 - ``trk:{a:<address>}:m`` / ``:i`` and ``trk:{d:<device>}:m`` / ``:i``: who opened a playback behind an address or
   on a device within the window (``peers.lua``);

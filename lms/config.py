@@ -107,6 +107,8 @@ def _int(env: dict, key: str, default: int, minimum: int, maximum: int) -> int:
 
 
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel")
+# Only the tracking scripts are written for a Redis Cluster (one slot per call); RQ and Socket.IO are not.
+TRACKING_REDIS_SCHEMES = (*REDIS_SCHEMES, "redis+cluster")
 REDIS_ROLE_SETTINGS = {"tracking": "LMS_TRACKING_REDIS_URL", "queue": "LMS_QUEUE_REDIS_URL",
                        "rate_limit": "LMS_RATE_LIMIT_REDIS_URL"}
 
@@ -118,13 +120,26 @@ def _url(env: dict, key: str, schemes: tuple[str, ...]) -> str | None:
     parsed = urlparse(raw)
     if parsed.scheme not in schemes:
         allowed = "、".join(f"{s}://" for s in schemes)
-        raise ConfigError(f"{key}={raw!r} 格式错误：应以 {allowed} 开头。")
+        shown = raw.replace(f":{parsed.password}@", ":***@", 1) if parsed.password else raw
+        raise ConfigError(f"{key}={shown!r} 格式错误：应以 {allowed} 开头。")
     if parsed.scheme == "redis+sentinel":
         _check_sentinel_url(key, raw, parsed)
+    elif parsed.scheme == "redis+cluster":
+        _check_cluster_url(key, raw, parsed)
     elif parsed.scheme.startswith("postgresql") or parsed.scheme.startswith("redis"):
         if not parsed.hostname and not parsed.path:
             raise ConfigError(f"{key}={raw!r} 格式错误：缺少主机名。")
     return raw
+
+
+def _check_cluster_url(key: str, raw: str, parsed) -> None:
+    """``redis+cluster://[:password@]host:port,host:port/`` (startup nodes of a Redis Cluster; no database number)."""
+    shown = raw.replace(f":{parsed.password}@", ":***@", 1) if parsed.password else raw
+    hosts = parsed.netloc.split("@")[-1].split(",")
+    if not all(host.rpartition(":")[0] and host.rpartition(":")[2].isdigit() for host in hosts):
+        raise ConfigError(f"{key}={shown!r} 格式错误：集群节点应写成 主机:端口，多个用逗号分隔。")
+    if parsed.path not in ("", "/"):
+        raise ConfigError(f"{key}={shown!r} 格式错误：Redis 集群没有库号，应为 redis+cluster://主机:端口,…/。")
 
 
 def _check_sentinel_url(key: str, raw: str, parsed) -> None:
@@ -241,7 +256,8 @@ class Config:
         if database_url is None:
             database_url = f"sqlite:///{data_dir / 'lms.sqlite3'}"
         redis_url = _url(env, "LMS_REDIS_URL", REDIS_SCHEMES)
-        role_urls = {role: _url(env, key, REDIS_SCHEMES) for role, key in REDIS_ROLE_SETTINGS.items()}
+        role_urls = {role: _url(env, key, TRACKING_REDIS_SCHEMES if role == "tracking" else REDIS_SCHEMES)
+                     for role, key in REDIS_ROLE_SETTINGS.items()}
         if redis_url is None and any(role_urls.values()):
             named = "、".join(REDIS_ROLE_SETTINGS[role] for role, url in role_urls.items() if url)
             raise ConfigError(f"设置了 {named} 时也要设置 LMS_REDIS_URL（其余用途的默认 Redis）。")

@@ -4,6 +4,10 @@ Run from the repository root (not part of the test run; about twelve minutes wit
 
     .venv/bin/python -m benchmarks.heartbeats [--viewers 400] [--seconds 20] [--clients 2] [--rates 1000,1500,2000]
         [--target-windows 3] [--connections 10000]
+    .venv/bin/python -m benchmarks.heartbeats --redis cluster [--redis-viewers 300] [--redis-rounds 36]
+
+``--redis cluster`` measures only the Redis side, on one Redis and on a 3-master Redis Cluster in the same run
+(``redis_side.py``: CPU per heartbeat, keys per shard, memory per session before and after a flush).
 
 The designs, each served by two gunicorn processes on loopback ports (no proxy in front), with the viewers
 split across them, against real PostgreSQL and Redis (a fresh database and Redis database, dropped afterwards):
@@ -490,7 +494,18 @@ def main() -> None:
     parser.add_argument("--settle-busy", type=float, default=0.15,
                         help="before each phase, wait until less than this share of the CPU is in use")
     parser.add_argument("--settle-max-s", type=float, default=120.0, help="but no longer than this")
+    parser.add_argument("--redis", choices=("single", "cluster"), default="single",
+                        help="cluster: instead of the designs, compare the Redis side of tracking on one Redis and on "
+                             "a 3-master Redis Cluster in one run (CPU per heartbeat, slot spread, memory per session)")
+    parser.add_argument("--redis-viewers", type=int, default=300)
+    parser.add_argument("--redis-rounds", type=int, default=36, help="heartbeats per viewer (a multiple of 6)")
+    parser.add_argument("--redis-threads", type=int, default=32)
     args = parser.parse_args()
+    if args.redis == "cluster":
+        from benchmarks.heartbeats import redis_side
+
+        redis_side.run(args.redis_viewers, args.redis_rounds, args.redis_threads)
+        return
     args.rates = sorted({float(r) for r in args.rates.split(",") if r.strip()} | {TARGET_RATE})
     nofile = raise_open_files_limit()
     info = {"when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),

@@ -98,7 +98,8 @@ def get_store() -> TrackingStore:
         # Under gevent a web process judges many heartbeats at once: their script calls share round trips.
         config = app.extensions.get("lms.config")
         store = app.extensions["lms.tracking.store"] = TrackingStore(
-            app.extensions["lms.redis"], batch_calls=config is not None and config.async_mode == "gevent")
+            app.extensions["lms.redis"], batch_calls=config is not None and config.async_mode == "gevent",
+            shards=tracking_settings().shards)
     return store
 
 
@@ -349,6 +350,8 @@ class FlushResult:
 
     progress: list[CoursewareProgress] = field(default_factory=list)
     trace_written: dict[tuple[int, str], int] = field(default_factory=dict)
+    # (user id, sid) → the Redis version of the snapshot written, so a closed session unchanged since may expire.
+    versions: dict[tuple[int, str], int] = field(default_factory=dict)
 
 
 def flush_sessions(keys: Iterable[tuple[int, str]]) -> FlushResult:
@@ -404,6 +407,7 @@ def flush_sessions(keys: Iterable[tuple[int, str]]) -> FlushResult:
             db.session.add(TraceChunk(session=row, first_index=row.trace_points, points=snap.new_trace))
             row.trace_points += len(snap.new_trace)
         result.trace_written[(user_id, sid)] = row.trace_points
+        result.versions[(user_id, sid)] = snap.version
         row.redis_version = snap.version
         row.flushed_at = now
         touched[(user_id, courseware_id)] = snap.progress

@@ -53,6 +53,14 @@ class TrackingSettings:
     learn_lookback_days: int = 60
     opens_per_minute: int = 20
     flush_in_background: bool = True
+    # The flusher's dirty set and the idle sweep's live set are split into this many buckets, each in a Redis
+    # Cluster slot of its own (a person's bucket: a stable hash of the id). A deployment constant: changing it
+    # strands the marks of the old buckets until their sessions change again.
+    shards: int = 16
+    # A closed session whose time is decided stays in Redis this long once the database holds it (a late
+    # duplicate of its last message is still answered "ended"), then expires; a superseded one for idle_close_s,
+    # so that its page can still take it back.
+    closed_keep_s: float = 60.0
 
     def __post_init__(self):
         problems = []
@@ -73,6 +81,8 @@ class TrackingSettings:
             problems.append("address_window_s, device_window_s > 0 and address/device limits >= 1")
         if min(self.learn_min_people, self.learn_min_days, self.learn_lookback_days) < 1:
             problems.append("learn_min_people, learn_min_days, learn_lookback_days >= 1")
+        if not 1 <= self.shards <= 1024 or self.closed_keep_s <= 0:
+            problems.append("1 <= shards <= 1024, closed_keep_s > 0")
         if problems:
             raise ValueError("LMS_TRACKING 设置无效：" + "；".join(problems))
 
@@ -114,12 +124,16 @@ class TrackingSettings:
             "max_trace": MAX_TRACE_POINTS,
             "cadence_min_n": 20,
             "cadence_max_sd_ms": 10,
-            "session_ttl_ms": 7 * 86400 * 1000,
-            "person_ttl_ms": 30 * 86400 * 1000,
+            # docs/tracking-protocol.md §7: what the database holds is loaded again at the next open; a session
+            # waits this long after its last change for the person's next check to decide its pending time.
+            "session_ttl_ms": SESSION_TTL_MS,
+            "person_ttl_ms": PERSON_TTL_MS,
             "opens_per_min": self.opens_per_minute,
         }, separators=(",", ":"))
 
 
+SESSION_TTL_MS = 3 * 86400 * 1000
+PERSON_TTL_MS = 3 * 86400 * 1000
 MAX_EVENTS_PER_SESSION = 2000
 MAX_TRACE_POINTS = 20000
 

@@ -46,7 +46,10 @@ def flush_now(keys: Sequence[tuple[int, str]]) -> None:
                 raise
             log.info("tracking flush of %d sessions retried (attempt %d)", len(keys), attempt)
     # Only once the database holds them may the trace points leave Redis.
-    service.get_store().trim_traces(result.trace_written)
+    settings = service.tracking_settings()
+    service.get_store().flushed(
+        {key: (points, result.versions[key]) for key, points in result.trace_written.items()},
+        closed_keep_ms=int(settings.closed_keep_s * 1000), superseded_keep_ms=int(settings.idle_close_s * 1000))
 
 
 def flush_dirty_sessions() -> int:

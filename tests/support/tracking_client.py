@@ -48,13 +48,16 @@ _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 @contextlib.contextmanager
-def real_backend_app(postgres_url: str, redis_url: str, data_dir: Path) -> Iterator[Flask]:
+def real_backend_app(postgres_url: str, redis_url: str, data_dir: Path,
+                     tracking_redis_url: str | None = None) -> Iterator[Flask]:
     """Yield an app (context pushed) on the test run's PostgreSQL and Redis, migrated; empty both afterwards.
 
     It is the test's own view of the database the server processes use: to seed learners and to read back sessions.
+    ``tracking_redis_url`` puts the tracking role elsewhere (a Redis Cluster), as the servers' environment does.
     """
     config = Config.from_env({}, database_url=postgres_url, redis_url=redis_url, data_dir=data_dir,
-                             secret_key=SECRET, cookie_secure=False, **TEST_PASSWORD_COST)
+                             secret_key=SECRET, cookie_secure=False, tracking_redis_url=tracking_redis_url,
+                             **TEST_PASSWORD_COST)
     app = create_app(config)
     app.config["LMS_TRACKING"] = {"flush_in_background": False}
     with app.app_context():

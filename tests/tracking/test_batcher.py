@@ -131,8 +131,8 @@ class ShortPipeline:
     def __init__(self, pipe):
         self.pipe = pipe
 
-    def evalsha(self, *args):
-        return self.pipe.evalsha(*args)
+    def execute_command(self, *args):
+        return self.pipe.execute_command(*args)
 
     def execute(self, raise_on_error=True):
         return self.pipe.execute(raise_on_error=raise_on_error)[:-1]

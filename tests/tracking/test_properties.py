@@ -232,6 +232,11 @@ def bits(bitmap: bytes) -> set[int]:
 @PROPERTY_SETTINGS
 @given(steps=scenario, rate=st.sampled_from([1.0, 1.5]))
 def test_no_heartbeat_sequence_earns_more_than_real_time_media_advance_or_coverage(app, steps, rate):
+    any_heartbeat_sequence(app, steps, rate)
+
+
+def any_heartbeat_sequence(app, steps, rate) -> None:
+    """The main property's body (also run on the Redis Cluster, tests/tracking/test_cluster.py)."""
     clock = configure(app, allowed_rate=rate, daily_cap_hours=DAILY_CAP_HOURS, check_mean_interval_s=40.0,
                       check_answer_window_s=20.0)
     person = Person(clock, rate)
@@ -244,6 +249,11 @@ def test_no_heartbeat_sequence_earns_more_than_real_time_media_advance_or_covera
        steps_ms=st.lists(st.integers(4000, 6000), min_size=10, max_size=60),
        drop_at=st.integers(0, 59), drop_ms=st.sampled_from([0, 8_000, 20_000, 40_000]))
 def test_an_honest_page_on_a_jittery_network_keeps_its_time(app, delays_ms, steps_ms, drop_at, drop_ms):
+    honest_page_on_a_jittery_network(app, delays_ms, steps_ms, drop_at, drop_ms)
+
+
+def honest_page_on_a_jittery_network(app, delays_ms, steps_ms, drop_at, drop_ms) -> None:
+    """The jittery-network property's body (also run on the Redis Cluster, tests/tracking/test_cluster.py)."""
     clock = configure(app)
     player = Player.open(clock, facts=media(duration_s=3600))
     sent_at = arrived_at = 0

@@ -1,28 +1,33 @@
 -- Answer the person's pending attention check: right confirms the pool, wrong or late voids it (invariant 7).
 -- KEYS: 1 the session hash
--- ARGV: 1 now|'', 2 uid, 3 prefix, 4 sid, 5 check id, 6 answer (normalised by the server), 7 draw ms
+-- ARGV: 1 now|'', 2 uid, 3 sid, 4 check id, 5 answer (normalised by the server), 6 draw ms
 -- settings: CFG
 NOW = clock(ARGV[1])
 UID = ARGV[2]
-P = ARGV[3]
-local sid, draw = ARGV[4], ARGV[7]
+local sid, draw = ARGV[3], ARGV[6]
 
+if call('EXISTS', KEYS[1]) == 1 then
+  local wanting = need_keys(sid, call('HGET', KEYS[1], 'cw'))
+  if wanting then
+    return wanting
+  end
+end
 local chk = hgetall(P .. 'chk')
-if not pending(chk) or chk.id ~= ARGV[5] or chk.sid ~= sid or redis.call('EXISTS', KEYS[1]) == 0 then
-  return cjson.encode({status = 'no_check'})
+if not pending(chk) or chk.id ~= ARGV[4] or chk.sid ~= sid or call('EXISTS', KEYS[1]) == 0 then
+  return reply({status = 'no_check'})
 end
 if NOW > num(chk.deadline_ms) then
   local voided, hard = expire_check(chk, draw)
   local out = totals(sid)
   out.status, out.voided_ms, out.blocking = 'expired', voided, hard
-  return cjson.encode(out)
+  return reply(out)
 end
 
 local latency = NOW - num(chk.issued_ms)
 local kind = chk.pending
 local out
-redis.call('HSET', P .. 'chk', 'pending', '', 'left_ms', draw, 'last_pass_ms', int(NOW))
-if ARGV[6] == chk.code then
+call('HSET', P .. 'chk', 'pending', '', 'left_ms', draw, 'last_pass_ms', int(NOW))
+if ARGV[5] == chk.code then
   local confirmed = settle_pool(true, nil)
   add_event(sid, 'check_passed', {id = chk.id, kind = kind, latency_ms = latency, confirmed_ms = confirmed})
   if latency < CFG.min_answer_ms then
@@ -37,4 +42,4 @@ else
   out.status, out.voided_ms = 'wrong', voided
 end
 touch(sid)
-return cjson.encode(out)
+return reply(out)

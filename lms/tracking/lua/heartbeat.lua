@@ -1,42 +1,45 @@
 -- Judge one heartbeat atomically: token, flood, gap, verified position, playback rate, overlap with the person's
 -- other playbacks, the daily cap, attention checks; credit the interval or explain why not; issue the next token.
 -- KEYS: 1 the session hash
--- ARGV: 1 now|'', 2 uid, 3 prefix, 4 sid, 5 token, 6 next token, 7 position ms, 8 playing 0|1,
---       9 hints (JSON object), 10 draw ms (next check countdown), 11 check code, 12 check id
+-- ARGV: 1 now|'', 2 uid, 3 sid, 4 token, 5 next token, 6 position ms, 7 playing 0|1,
+--       8 hints (JSON object), 9 draw ms (next check countdown), 10 check code, 11 check id
 -- settings: CFG
 NOW = clock(ARGV[1])
 UID = ARGV[2]
-P = ARGV[3]
-local sid, sk = ARGV[4], KEYS[1]
+local sid, sk = ARGV[3], KEYS[1]
 
-if redis.call('EXISTS', sk) == 0 then
-  return cjson.encode({status = 'no_session'})
+if call('EXISTS', sk) == 0 then
+  return reply({status = 'no_session'})
 end
 local h = hgetall(sk)
+local wanting = need_keys(sid, h.cw)
+if wanting then
+  return wanting
+end
 if h.state == 'superseded' then
   add_event(sid, 'superseded_heartbeat', {})
   touch(sid)
-  return cjson.encode({status = 'superseded', by = h.superseded_by})
+  return reply({status = 'superseded', by = h.superseded_by})
 end
 if h.state ~= 'open' then
-  return cjson.encode({status = 'ended', reason = h.end_reason})
+  return reply({status = 'ended', reason = h.end_reason})
 end
 -- Invariant 6: only the token issued with the previous acknowledgement; nothing else changes.
-if ARGV[5] ~= h.token then
+if ARGV[4] ~= h.token then
   add_event(sid, 'bad_token', {})
   touch(sid)
-  return cjson.encode({status = 'bad_token'})
+  return reply({status = 'bad_token'})
 end
 local last = num(h.last_hb_ms)
 local dt = NOW - last
 if dt < CFG.min_interval_ms then
   add_event(sid, 'flood', {dt_ms = dt})
   touch(sid)
-  return cjson.encode({status = 'too_soon', retry_in_ms = CFG.min_interval_ms - dt})
+  return reply({status = 'too_soon', retry_in_ms = CFG.min_interval_ms - dt})
 end
 
-local hints = cjson.decode(ARGV[9])
-local playing, draw = ARGV[8] == '1', ARGV[10]
+local hints = cjson.decode(ARGV[8])
+local playing, draw = ARGV[7] == '1', ARGV[9]
 local voided, voided_reason = 0, nil
 local chk = hgetall(P .. 'chk')
 if pending(chk) and NOW > num(chk.deadline_ms) then
@@ -48,9 +51,9 @@ if pending(chk) and NOW > num(chk.deadline_ms) then
 end
 
 local ck = P .. 'cw:' .. h.cw
-local furthest = num(redis.call('HGET', ck, 'furthest_ms'))
+local furthest = num(call('HGET', ck, 'furthest_ms'))
 local pos0 = num(h.pos_ms)
-local pos1 = math.min(math.max(math.floor(num(ARGV[7])), 0), num(h.dur_ms))
+local pos1 = math.min(math.max(math.floor(num(ARGV[6])), 0), num(h.dur_ms))
 local adv = pos1 - pos0
 local tol = CFG.pos_tol_ms
 local expected = dt * CFG.rate
@@ -112,7 +115,7 @@ local run_from, run_wall, run_media, run_credit = h.run_from_ms or '', num(h.run
   num(h.run_credit_ms)
 local credit, credit_from = 0, nil
 if candidate then
-  local watermark = num(redis.call('GET', P .. 'until'))
+  local watermark = num(call('GET', P .. 'until'))
   local start = math.max(last, watermark)
   local avail = math.max(NOW - start, 0)
   if run_from == '' or watermark > last then
@@ -133,16 +136,18 @@ if candidate then
 else
   run_from, run_wall, run_media, run_credit = '', 0, 0, 0
 end
-redis.call('HSET', sk, 'run_from_ms', run_from, 'run_wall_ms', int(run_wall),
+call('HSET', sk, 'run_from_ms', run_from, 'run_wall_ms', int(run_wall),
   'run_media_ms', string.format('%.3f', run_media), 'run_credit_ms', int(run_credit))
 
 -- Invariant 8: the daily cap (provisional time counts; the day is the configured local day).
-local day_key = P .. 'day:' .. int((NOW + CFG.day_offset_ms) / 86400000)
-local today = num(redis.call('GET', day_key))
+-- The person's credited ms today: one hash (local day number, ms) rather than a key per day.
+local day_key = int((NOW + CFG.day_offset_ms) / 86400000)
+local day = call('HMGET', P .. 'day', 'n', 'ms')
+local today = day[1] == day_key and num(day[2]) or 0
 if credit > 0 and today + credit > CFG.daily_cap_ms then
   credit = math.max(CFG.daily_cap_ms - today, 0)
-  if redis.call('HGET', sk, 'cap_day') ~= day_key then
-    redis.call('HSET', sk, 'cap_day', day_key)
+  if call('HGET', sk, 'cap_day') ~= day_key then
+    call('HSET', sk, 'cap_day', day_key)
     add_event(sid, 'daily_cap', {cap_ms = CFG.daily_cap_ms})
   end
   if credit == 0 then
@@ -151,36 +156,39 @@ if credit > 0 and today + credit > CFG.daily_cap_ms then
 end
 
 if credit > 0 then
-  today = redis.call('INCRBY', day_key, int(credit))
-  redis.call('PEXPIRE', day_key, 2 * 86400000)
-  redis.call('SET', P .. 'until', int(NOW))
-  redis.call('HINCRBY', sk, 'prov_ms', int(credit))
-  redis.call('SADD', P .. 'pool', sid)
+  today = today + credit
+  call('HSET', P .. 'day', 'n', day_key, 'ms', int(today))
+  call('PEXPIRE', P .. 'day', 2 * 86400000)
+  -- SET without PX would drop the watermark's TTL.
+  call('SET', P .. 'until', int(NOW), 'PX', CFG.person_ttl_ms)
+  call('HINCRBY', sk, 'prov_ms', int(credit))
+  call('HSET', P .. 'pool', sid, h.cw)
   -- Coverage: the media seconds whose midpoints lie in the credited part of the advance, as a set (bitmap).
   local from = pos1 - credit * CFG.rate
   for s = math.max(math.ceil((from - 500) / 1000), 0), math.ceil((pos1 - 500) / 1000) - 1 do
-    redis.call('SETBIT', sk .. ':pcov', s, 1)
+    call('SETBIT', sk .. ':pcov', s, 1)
   end
-  redis.call('HSET', ck, 'resume_ms', int(pos1))
+  expire_like(sk .. ':pcov', sk)
+  call('HSET', ck, 'resume_ms', int(pos1))
   -- Invariant 7: the countdown runs on credited time of the person, so reopening a page cannot reset it.
-  local left = redis.call('HINCRBY', P .. 'chk', 'left_ms', int(-credit))
+  local left = call('HINCRBY', P .. 'chk', 'left_ms', int(-credit))
   if left <= 0 and chk.pending ~= 'play' then
-    issue_check(sid, 'play', ARGV[11], ARGV[12])
+    issue_check(sid, 'play', ARGV[10], ARGV[11])
     chk = hgetall(P .. 'chk')
   end
 end
 
 if verified and pos1 > furthest then
   furthest = pos1
-  redis.call('HSET', ck, 'furthest_ms', int(pos1))
+  call('HSET', ck, 'furthest_ms', int(pos1))
 end
 if verified and pos1 > num(h.furthest_ms) then
-  redis.call('HSET', sk, 'furthest_ms', int(pos1))
+  call('HSET', sk, 'furthest_ms', int(pos1))
 end
 
 -- At the end of the media, offer a check that confirms the time since the last one.
-if pos1 >= num(h.dur_ms) - CFG.end_tol_ms and not pending(chk) and redis.call('SCARD', P .. 'pool') > 0 then
-  issue_check(sid, 'end', ARGV[11], ARGV[12])
+if pos1 >= num(h.dur_ms) - CFG.end_tol_ms and not pending(chk) and call('HLEN', P .. 'pool') > 0 then
+  issue_check(sid, 'end', ARGV[10], ARGV[11])
 end
 
 -- Evidence from the cadence and from the client's hints (never credited, only recorded).
@@ -190,22 +198,22 @@ if dt <= CFG.max_gap_ms then
   local delta = dt - mean
   mean = mean + delta / n
   m2 = m2 + delta * (dt - mean)
-  redis.call('HSET', sk, 'cad_n', n, 'cad_mean', string.format('%.3f', mean), 'cad_m2', string.format('%.3f', m2))
+  call('HSET', sk, 'cad_n', n, 'cad_mean', string.format('%.3f', mean), 'cad_m2', string.format('%.3f', m2))
   if n >= CFG.cadence_min_n and h.cad_flag ~= '1' then
     local sd = math.sqrt(m2 / (n - 1))
     if sd < CFG.cadence_max_sd_ms then
-      redis.call('HSET', sk, 'cad_flag', '1')
+      call('HSET', sk, 'cad_flag', '1')
       add_event(sid, 'regular_cadence', {sd_ms = math.floor(sd * 10) / 10, n = n})
     end
   end
 end
-if hints.webdriver == true and redis.call('HSETNX', sk, 'auto_flag', '1') == 1 then
+if hints.webdriver == true and call('HSETNX', sk, 'auto_flag', '1') == 1 then
   add_event(sid, 'automation', {source = 'webdriver'})
 end
 if type(hints.rate) == 'number' and math.abs(hints.rate - CFG.rate) > 0.01 then
   local shown = string.format('%.2f', hints.rate)
   if h.rate_hint ~= shown then
-    redis.call('HSET', sk, 'rate_hint', shown)
+    call('HSET', sk, 'rate_hint', shown)
     add_event(sid, 'rate_setting', {rate = hints.rate})
   end
 end
@@ -221,8 +229,11 @@ end
 
 local trn = num(h.tr_n)
 if trn < CFG.max_trace then
-  redis.call('RPUSH', sk .. ':tr', string.format('%d,%d,%d,%s', NOW - num(h.started_ms), pos1, credit, reason or ''))
-  redis.call('HSET', sk, 'tr_n', trn + 1)
+  if call('RPUSH', sk .. ':tr', string.format('%d,%d,%d,%s', NOW - num(h.started_ms), pos1, credit,
+    reason or '')) == 1 then
+    expire_like(sk .. ':tr', sk)
+  end
+  call('HSET', sk, 'tr_n', trn + 1)
 end
 local lead = h.lead or '0'
 if reason == 'rate' then
@@ -230,11 +241,11 @@ if reason == 'rate' then
 elseif verified then
   lead = '0'
 end
-redis.call('HSET', sk, 'token', ARGV[6], 'last_hb_ms', int(NOW), 'pos_ms', int(pos1), 'playing', playing and '1' or '0',
+call('HSET', sk, 'token', ARGV[5], 'last_hb_ms', int(NOW), 'pos_ms', int(pos1), 'playing', playing and '1' or '0',
   'drift_ms', string.format('%.3f', drift), 'lead', lead)
-redis.call('HINCRBY', sk, 'hb_n', 1)
+call('HINCRBY', sk, 'hb_n', 1)
 touch(sid)
-redis.call('ZADD', 'trk:live', NOW, UID .. ':' .. sid)
+mark_live(sid)
 -- The TTLs are days long: refreshing them about once a minute is enough (open and close set them too).
 if num(h.hb_n) % 12 == 0 then
   expire_session(sid, CFG.session_ttl_ms)
@@ -244,11 +255,11 @@ end
 local out = totals(sid)
 local just_met = false
 if not out.completed and out.watch_ms >= out.required_watch_ms and out.coverage_s >= out.required_coverage_s then
-  redis.call('HSET', ck, 'completed', '1')
+  call('HSET', ck, 'completed', '1')
   just_met = true
 end
-out.status, out.token, out.credit_ms, out.dt_ms, out.reason = 'ok', ARGV[6], credit, dt, reason
+out.status, out.token, out.credit_ms, out.dt_ms, out.reason = 'ok', ARGV[5], credit, dt, reason
 out.credit_from_ms, out.run_from_ms, out.position_ms = credit_from, run_from ~= '' and num(run_from) or nil, pos1
 out.voided_ms, out.voided_reason, out.today_ms, out.check, out.just_met = voided, voided_reason, today,
   check_view(sid), just_met
-return cjson.encode(out)
+return reply(out)

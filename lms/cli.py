@@ -11,9 +11,11 @@ from lms.extensions import db
 
 def register_cli(app: Flask) -> None:
     """Attach the project's commands to ``flask``."""
+    from lms.notices.cli import notifications_cli
     from lms.notify.cli import sms_cli
     from lms.transfers.cli import transfers_cli
 
+    app.cli.add_command(notifications_cli)
     app.cli.add_command(sms_cli)
     app.cli.add_command(transfers_cli)
 

@@ -78,6 +78,11 @@ def register_cli(app: Flask) -> None:
         held_attempt = seed_demo_held_attempt(held_learner)
         if held_attempt:
             click.echo(f"  待审核的测验记录：{held_attempt}")
+        from lms.notices.demo import seed_demo_notifications
+
+        reminded = seed_demo_notifications()
+        if reminded:
+            click.echo(f"  消息：{reminded}")
         click.echo(f"\n演示数据已就绪。打开 {url} ，所有演示账号的密码都是：{DEMO_PASSWORD}\n")
         width = max(len(entry.role) for entry in logins)
         for entry in logins:

@@ -177,6 +177,8 @@ def _register_blueprints(app: Flask) -> None:
     from lms.extensions import csrf
     from lms.ledger.views import bp as ledger_pages
     from lms.notices.api import blp as notices_api
+    from lms.notices.notification_api import blp as notifications_api
+    from lms.notices.notification_views import bp as notification_pages
     from lms.notices.views import bp as notice_pages
     from lms.notify.views import bp as notify_pages
     from lms.orgs.admin_api import blp as org_admin_api
@@ -201,12 +203,12 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
                       certificate_pages, review_pages, review_attempt_pages, declaration_pages, exams_pages, exams_api,
                       audit_pages, statistics_pages, notify_pages, transfer_pages, notice_pages, address_pages,
-                      person_change_pages, org_change_pages, media_origin):
+                      person_change_pages, org_change_pages, media_origin, notification_pages):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, org_admin_api, org_structure_api, courses_api, uploads_api, review_api,
                       statistics_api, transfers_api, notices_api, addresses_api, review_attempts_api,
-                      person_changes_api, org_changes_api):
+                      person_changes_api, org_changes_api, notifications_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

@@ -11,10 +11,12 @@ from lms.extensions import db
 
 def register_cli(app: Flask) -> None:
     """Attach the project's commands to ``flask``."""
+    from lms.notices.cli import notifications_cli
     from lms.notify.cli import sms_cli
     from lms.tracking.cli import tracking_cli
     from lms.transfers.cli import transfers_cli
 
+    app.cli.add_command(notifications_cli)
     app.cli.add_command(sms_cli)
     app.cli.add_command(tracking_cli)
     app.cli.add_command(transfers_cli)
@@ -78,6 +80,11 @@ def register_cli(app: Flask) -> None:
         held_attempt = seed_demo_held_attempt(held_learner)
         if held_attempt:
             click.echo(f"  待审核的测验记录：{held_attempt}")
+        from lms.notices.demo import seed_demo_notifications
+
+        reminded = seed_demo_notifications()
+        if reminded:
+            click.echo(f"  消息：{reminded}")
         click.echo(f"\n演示数据已就绪。打开 {url} ，所有演示账号的密码都是：{DEMO_PASSWORD}\n")
         width = max(len(entry.role) for entry in logins)
         for entry in logins:

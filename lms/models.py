@@ -9,6 +9,7 @@ from lms.declarations import models as declarations  # noqa: F401
 from lms.exams import models as exams  # noqa: F401
 from lms.ledger import models as ledger  # noqa: F401
 from lms.notices import models as notices  # noqa: F401
+from lms.notices import notification_models as notifications  # noqa: F401
 from lms.notify import models as notify  # noqa: F401
 from lms.orgs import models as orgs  # noqa: F401
 from lms.review import models as review  # noqa: F401

@@ -21,7 +21,7 @@ from flask import Flask
 from prometheus_client import start_http_server
 from rq import Queue, Worker, get_current_job
 
-from lms.core.jobs import EXPORTS_QUEUE, MEDIA_QUEUE, job_app
+from lms.core.jobs import EXPORTS_QUEUE, MEDIA_QUEUE, NOTIFICATIONS_QUEUE, job_app
 from lms.core.metrics import JOB_SECONDS
 from lms.core.redis import client_for_url
 
@@ -167,12 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         start_http_server(config.metrics_port)  # Prometheus scrapes each worker process on its own port
     job_app()  # built once here; every forked work horse inherits it instead of building its own per job
     try:
-        # Exports first: an admin waits for a batch print, a transcode is waited for by nobody in particular.
-        worker = MediaWorker([Queue(EXPORTS_QUEUE, connection=connection), media_queue(connection)],
+        # Text messages first (seconds each), then exports: an admin waits for a batch print, a transcode is
+        # waited for by nobody in particular.
+        worker = MediaWorker([Queue(NOTIFICATIONS_QUEUE, connection=connection),
+                              Queue(EXPORTS_QUEUE, connection=connection), media_queue(connection)],
                              connection=connection)
-        log.info("media worker %s: queues %r, %r on %s", worker.name, EXPORTS_QUEUE, MEDIA_QUEUE,
-                 _redacted(queue_url))
-        worker.work(burst=args.burst, logging_level=config.log_level)
+        log.info("media worker %s: queues %r, %r, %r on %s", worker.name, NOTIFICATIONS_QUEUE, EXPORTS_QUEUE,
+                 MEDIA_QUEUE, _redacted(queue_url))
+        # The scheduler puts retries with an interval (a failed SMS, a failed transcode) back on their queue.
+        worker.work(burst=args.burst, logging_level=config.log_level, with_scheduler=True)
     except redis.ConnectionError as exc:
         log.error("无法连接 Redis (%s)：%s", _redacted(queue_url), exc)
         return 1

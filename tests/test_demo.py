@@ -230,3 +230,26 @@ def test_the_demo_has_internal_departments_and_a_move_waiting_for_both_departmen
     moves.approve_move(dept_admin, move.id)
     db.session.commit()
     assert db.session.get(User, school_admin.id).org.parent.name == MOVE_TARGET
+
+
+def test_the_demo_learner_finds_notifications_of_the_filed_declarations_and_the_deadline(app):
+    from lms.notices import notifications
+    from lms.notices.demo import seed_demo_notifications
+    from lms.notices.notification_models import Notification
+
+    logins = seed_demo_data()
+    db.session.commit()
+    learner, unit_admin, dept_admin = (db.session.scalar(sa.select(User).where(User.login == login))
+                                       for login in (logins[-1].login, "unit_admin", "dept_admin"))
+    seed_demo_declarations(learner, unit_admin, dept_admin)
+    assert seed_demo_notifications() is not None
+    assert seed_demo_notifications() is None  # idempotent
+    titles = db.session.scalars(sa.select(Notification.title).where(Notification.user_id == learner.id)).all()
+    assert titles.count("学时申报已入账") == 2 and titles.count("学时截止提醒") == 1
+    [reminder] = db.session.scalars(sa.select(Notification.text).where(Notification.user_id == learner.id,
+                                                                      Notification.kind == "deadline")).all()
+    assert "公需科目 0.2 学时" in reminder and "专业科目" not in reminder
+    assert notifications.unread_count(learner) == 3
+    runner = app.extensions.get("lms.jobs")
+    if runner is not None:
+        runner.shutdown(wait=True)

@@ -12,7 +12,6 @@ first's result. Services only flush; callers commit.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,7 +26,7 @@ from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.idcard import id_number_problem, mask_id_number, normalise_id_number
 from lms.core.validation import clean_text, phone_problem, text_problem
 from lms.extensions import db
-from lms.notify.sms import SmsNotSent, sms_sender
+from lms.notices import notify_on
 from lms.orgs.access import has_permission, require, scope_org
 from lms.orgs.models import ReviewStatus
 from lms.orgs.permissions import Permission
@@ -37,7 +36,6 @@ from lms.transfers.models import PersonTransfer, TransferStatus
 REVIEWED_FIELDS = {"professional_post": "专业技术职务", "title_series": "职称系列", "title_level": "职称级别",
                    "education": "学历"}
 REVIEW = Permission.REVIEW_PERSON_CHANGES
-log = logging.getLogger(__name__)
 CORRECT = Permission.MANAGE_PEOPLE
 
 
@@ -212,10 +210,7 @@ def _decide(actor: User, change: PersonChange, person: User, status: ReviewStatu
     fields = "、".join(REVIEWED_FIELDS[key] for key in change.after)
     text = (f"您的{fields}修改申请已由{person.org.name}审核通过。" if approved else
             f"您的{fields}修改申请未通过审核，原因：{reason}")
-    try:
-        sms_sender().send(person.phone, text[:500], purpose="person_change", user_id=person.id)
-    except SmsNotSent as error:  # the decision stands; the person also reads it on their page
-        log.warning("decision of person change %s not sent: %s", change.id, error)
+    notify_on.person_change_decided(person, approved, text)
 
 
 def _load(change_id: Any, lock: bool = False) -> PersonChange | None:

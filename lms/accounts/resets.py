@@ -28,6 +28,7 @@ from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.idcard import normalise_id_number
 from lms.core.validation import clean_text, collect, phone_problem
 from lms.extensions import db
+from lms.notices import notify_on
 from lms.notify.sms import SmsNotSent, sms_sender
 from lms.orgs.access import admin_org, require
 from lms.orgs.permissions import Permission
@@ -99,6 +100,7 @@ def reset_password(actor: User, user_id, chosen_password: str | None = None) -> 
     record(actor, "password.reset", object_type="user", object_id=person.id, label=person_label(person),
            org=person.org, after={"must_change_password": True,
                                   "temporary_password": "管理员输入" if chosen else "系统生成"})
+    notify_on.password_reset(person, actor)
     return person, password
 
 

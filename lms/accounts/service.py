@@ -25,6 +25,7 @@ from lms.core.idcard import id_number_problem, normalise_id_number
 from lms.core.queues import ListFilters
 from lms.core.validation import clean_text, collect, phone_problem, text_problem
 from lms.extensions import db
+from lms.notices import notify_on
 from lms.orgs.access import has_permission, scope_org, within_scope
 from lms.orgs.models import Org, OrgAdmin, OrgKind, ReviewStatus
 from lms.orgs.permissions import Permission
@@ -310,6 +311,7 @@ def decide_learners(actor: User, user_ids, approve: bool, reason: str | None) ->
         audit.record(actor, "registration.approve" if approve else "registration.reject", object_type="user",
                      object_id=user.id, label=f"{user.name}（{user.masked_id_number}）", org=user.org, reason=reason,
                      after={"status": user.status.value})
+        notify_on.registration_decided(user, approve, reason)
     db.session.flush()
     return users
 

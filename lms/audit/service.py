@@ -46,6 +46,7 @@ ACTION_LABELS = {
     "department.create": "添加内设部门", "department.update": "修改内设部门", "department.delete": "删除内设部门",
     "department.assign": "分配内设部门",
     "notice.publish": "发布通知公告", "notice.edit": "修改通知公告", "notice.withdraw": "撤回通知公告",
+    "notification.settings": "修改消息短信设置", "notification.remind_deadline": "发送学时截止提醒",
 }
 
 

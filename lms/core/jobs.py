@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 MEDIA_QUEUE = "media"
 # Exports and batch prints: short jobs an admin waits for, taken before the media queue's long transcodes.
 EXPORTS_QUEUE = "exports"
+# Text messages of the notification centre: seconds each, taken before everything else.
+NOTIFICATIONS_QUEUE = "notifications"
 # A 2-hour lecture transcoded to two renditions on a 2-core machine takes well under this.
 MEDIA_JOB_TIMEOUT_S = 4 * 3600
 MEDIA_JOB_RETRIES = Retry(max=3, interval=[10, 60, 300])
@@ -44,7 +46,7 @@ def job_app() -> Flask:
         return _worker_app
 
 
-QUEUES = (EXPORTS_QUEUE, MEDIA_QUEUE)
+QUEUES = (NOTIFICATIONS_QUEUE, EXPORTS_QUEUE, MEDIA_QUEUE)
 
 
 def queue_depths() -> dict[str, int]:
@@ -65,7 +67,9 @@ class ThreadJobRunner:
         self._waiting = 0
         self._waiting_lock = threading.Lock()
 
-    def submit(self, func: Callable, *args) -> Future:
+    def submit(self, func: Callable, *args, retry: Retry | None = None, attempt: int = 0) -> Future:
+        """Run ``func(*args)`` on the thread; with ``retry``, a failure submits it again after RQ's interval."""
+
         def run():
             with self._waiting_lock:
                 self._waiting -= 1
@@ -76,6 +80,8 @@ class ThreadJobRunner:
                 except Exception:
                     status = "failed"
                     log.exception("job %s%r failed", getattr(func, "__name__", func), args)
+                    if retry is not None and attempt < retry.max:
+                        self._retry_later(func, args, retry, attempt)
                     raise
                 finally:
                     JOB_SECONDS.labels(MEDIA_QUEUE, status).observe(time.perf_counter() - started)
@@ -83,6 +89,17 @@ class ThreadJobRunner:
         with self._waiting_lock:
             self._waiting += 1
         return self._executor.submit(run)
+
+    def _retry_later(self, func: Callable, args: tuple, retry: Retry, attempt: int) -> None:
+        def again():
+            try:
+                self.submit(func, *args, retry=retry, attempt=attempt + 1)
+            except RuntimeError:  # the app shut its runner down meanwhile
+                log.warning("job %s%r not retried: the job thread has stopped", getattr(func, "__name__", func), args)
+
+        timer = threading.Timer(Retry.get_interval(attempt, retry.intervals), again)
+        timer.daemon = True
+        timer.start()
 
     def waiting(self) -> int:
         """Jobs submitted and not started yet."""
@@ -93,8 +110,12 @@ class ThreadJobRunner:
 
 
 def enqueue(func: Callable, *args, job_id: str, queue: str = MEDIA_QUEUE,
-            timeout_s: int = MEDIA_JOB_TIMEOUT_S, retry: Retry | None = MEDIA_JOB_RETRIES):
-    """Queue ``func(*args)``: on RQ when Redis is configured, else on the app's worker thread."""
+            timeout_s: int = MEDIA_JOB_TIMEOUT_S, retry: Retry | None = MEDIA_JOB_RETRIES,
+            retry_in_thread: bool = False):
+    """Queue ``func(*args)``: on RQ when Redis is configured, else on the app's worker thread.
+
+    RQ honours ``retry``; the embedded thread does only with ``retry_in_thread`` (jobs cheap and safe to repeat).
+    """
     app = current_app._get_current_object()
     config = app.extensions["lms.config"]
     if config.redis_url:
@@ -104,4 +125,4 @@ def enqueue(func: Callable, *args, job_id: str, queue: str = MEDIA_QUEUE,
     runner = app.extensions.get("lms.jobs")
     if runner is None:
         runner = app.extensions["lms.jobs"] = ThreadJobRunner(app)
-    return runner.submit(func, *args)
+    return runner.submit(func, *args, retry=retry if retry_in_thread else None)

@@ -29,6 +29,7 @@ ADMIN_MENU = [
     ("观看审核", "review.queue", {Permission.VIEW_SESSIONS, Permission.REVIEW_SESSIONS}),
     ("测验审核", "review_attempts.queue", {Permission.VIEW_SESSIONS, Permission.REVIEW_SESSIONS}),
     ("发布通知", "notices.manage", {Permission.PUBLISH_NOTICES}),
+    ("短信发送记录", "notifications.deliveries", {Permission.VIEW_SMS_DELIVERIES}),
     ("单位网络地址", "addresses.address_page", {Permission.MANAGE_ADDRESSES}),
     ("课程管理", "courses.base_courses", {Permission.MANAGE_COURSES}),
     ("统计查询", "statistics.overview", {Permission.VIEW_STATISTICS}),
@@ -51,10 +52,12 @@ def navigation() -> list[tuple[str, str]]:
         entries.append(("学时申报", url_for("declarations.mine")))
         entries.append(("个人信息", url_for("person_changes.mine")))
     if current_user.is_approved:
-        from lms.notices.service import unread_count
+        from lms.notices.notifications import header_counts
 
-        unread = unread_count(current_user)
-        entries.append((f"通知公告（{unread}）" if unread else "通知公告", url_for("notices.notice_list")))
+        notices, notifications = header_counts(current_user)  # one query, kept for the rest of the request
+        entries.append((f"通知公告（{notices}）" if notices else "通知公告", url_for("notices.notice_list")))
+        entries.append((f"消息（{notifications}）" if notifications else "消息",
+                        url_for("notifications.notification_list")))
     held = permissions_of(current_user)
     home = admin_org(current_user)
     for label, endpoint, needs in ADMIN_MENU:

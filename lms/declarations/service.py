@@ -41,6 +41,7 @@ from lms.declarations.models import (
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.ledger.models import AdjustmentKind, SourceType
+from lms.notices import notify_on
 from lms.orgs.access import admin_org, has_permission, require, scope_org, within_scope
 from lms.orgs.models import HR_KINDS, Org, OrgKind
 from lms.orgs.permissions import Permission
@@ -570,6 +571,7 @@ def _record(declaration: Declaration, actor: User, action: DecisionAction, reaso
     db.session.add(DeclarationDecision(declaration_id=declaration.id, step=step, action=action, reason=reason,
                                        hours=hours, actor_id=actor.id, actor_org_id=(admin_org(actor) or actor.org).id))
     db.session.flush()
+    notify_on.declaration_decided(declaration, action, reason)
 
 
 # ------------------------------------------------------------------------------------------------ lists

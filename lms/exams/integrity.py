@@ -27,6 +27,7 @@ from flask import current_app
 from lms.accounts.models import User
 from lms.exams.models import Attempt, AttemptAnswer, AttemptEvent, Question
 from lms.extensions import db
+from lms.notices import notify_on
 from lms.tracking.models import HoldState
 
 DEVICE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -153,6 +154,7 @@ def rescore(attempt: Attempt, moment: dt.datetime) -> int:
     attempt.risk_score = score
     if score >= hold_threshold() and attempt.hold_state == HoldState.NONE:
         attempt.hold_state, attempt.held_at = HoldState.HELD, moment
+        notify_on.attempt_held(attempt)
     db.session.flush()
     return score
 

@@ -17,6 +17,7 @@ from lms.declarations.forms import CsrfForm
 from lms.extensions import csrf, db
 from lms.notices import attachments, service
 from lms.notices.models import NoticeAudience
+from lms.notices.notifications import header_counts
 from lms.orgs.permissions import Permission
 
 bp = Blueprint("notices", __name__, template_folder="templates")
@@ -44,7 +45,7 @@ def notice_helpers() -> dict:
 
 def _unread_count() -> int:
     reader = _reader()
-    return service.unread_count(reader) if reader is not None else 0
+    return header_counts(reader)[0] if reader is not None else 0
 
 
 @bp.get("/notices")

@@ -59,6 +59,7 @@ class HttpSender:
             with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
                 response.read(1024)
         except urllib.error.HTTPError as error:
+            error.close()  # it holds the provider's answer and its socket; a retrying worker would leak them
             raise SmsNotSent(f"短信接口拒绝了发往 {mask_phone(phone)} 的短信（HTTP {error.code}）。") from None
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             raise SmsNotSent(f"短信接口不可达，发往 {mask_phone(phone)} 的短信未发出（{error}）。") from None

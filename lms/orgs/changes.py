@@ -10,7 +10,6 @@ a change whose old values no longer match is stale and refused. Services only fl
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
@@ -24,7 +23,7 @@ from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.core.validation import clean_text, collect, text_problem
 from lms.extensions import db
-from lms.notify.sms import SmsNotSent, sms_sender
+from lms.notices import notify_on
 from lms.orgs.access import admin_org, require, scope_org
 from lms.orgs.models import HR_KINDS, Org, OrgChange, ReviewStatus
 from lms.orgs.permissions import Permission
@@ -36,7 +35,6 @@ CONTACT_FIELDS = {"address": "地址", "contact_name": "联系人", "contact_pho
 IDENTIFYING_LABELS = {"name": "单位名称", "credit_code": "统一社会信用代码"}
 FIELD_LABELS = {**IDENTIFYING_LABELS, **CONTACT_FIELDS}
 _CONTACT_PHONE = re.compile(r"^[0-9+\-() ]{7,20}$")
-log = logging.getLogger(__name__)
 
 
 def identifying_fields(org: Org) -> tuple[str, ...]:
@@ -223,11 +221,7 @@ def _decide(actor: User, change: OrgChange, org: Org, status: ReviewStatus, reas
     fields = "、".join(FIELD_LABELS[key] for key in change.after)
     text = (f"{org.name}的{fields}修改已由上级审核通过。" if approved else
             f"{org.name}的{fields}修改未通过上级审核，原因：{reason}")
-    requester = change.requested_by
-    try:
-        sms_sender().send(requester.phone, text[:500], purpose="org_change", user_id=requester.id)
-    except SmsNotSent as error:  # the decision stands; the admin also reads it on the organisation's page
-        log.warning("decision of org change %s not sent: %s", change.id, error)
+    notify_on.org_change_decided(change.requested_by, approved, text)
 
 
 def _load(change_id: Any, lock: bool = False) -> OrgChange | None:

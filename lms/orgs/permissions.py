@@ -54,6 +54,7 @@ class Permission(enum.StrEnum):
     CHANGE_PARENT = "change_parent"
     REVIEW_PARENT_CHANGES = "review_parent_changes"
     MANAGE_DEPARTMENTS = "manage_departments"
+    VIEW_SMS_DELIVERIES = "view_sms_deliveries"
 
     @property
     def label(self) -> str:
@@ -117,6 +118,9 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
         "查看观看审核", "查看本辖区被挂起的观看记录及其证据（只读）。", HR_KINDS),
     Permission.REVIEW_SESSIONS: PermissionInfo(
         "防作弊审核", "对挂起的观看记录作出放行或作废的决定（SPEC §3）。", HR_KINDS, super_admin_holds=False),
+    Permission.VIEW_SMS_DELIVERIES: PermissionInfo(
+        "查看短信发送记录", "查看发给本单位及下级单位人员的消息短信及其发送状态（失败原因、重试次数）。",
+        ADMINISTERING),
     Permission.PUBLISH_NOTICES: PermissionInfo(
         "发布通知公告", "向本单位及下级单位发布、修改、撤回通知公告（信息发布）。", DEPARTMENT_AND_HR),
     Permission.MANAGE_ADDRESSES: PermissionInfo(

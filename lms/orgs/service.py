@@ -24,6 +24,7 @@ from lms.core.validation import clean_text, collect, text_problem
 from lms.declarations.models import ArchiveHosting, Declaration, DeclarationStatus
 from lms.extensions import db
 from lms.ledger.service import DEFAULT_REGION
+from lms.notices import notify_on
 from lms.orgs.access import admin_org, has_permission, require, scope_org
 from lms.orgs.models import ALLOWED_PARENTS, SELF_REGISTERING_KINDS, Org, OrgKind, ReviewStatus
 from lms.orgs.permissions import TREE_VIEWERS, Permission
@@ -235,6 +236,7 @@ def decide_orgs(actor: User, org_ids, approve: bool, reason: str | None) -> list
     for admin in admins:
         if admin.status == ReviewStatus.PENDING:
             admin.status, admin.reject_reason, admin.reviewed_at = status, (None if approve else reason), now
+            notify_on.registration_decided(admin, approve, reason)
     db.session.flush()
     return orgs
 

@@ -22,6 +22,7 @@ from lms.exams.models import Attempt, AttemptReviewDecision
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.ledger.models import CourseCredit, CreditState
+from lms.notices import notify_on
 from lms.orgs.access import has_permission, within_scope
 from lms.orgs.models import Org
 from lms.orgs.permissions import Permission
@@ -142,6 +143,7 @@ def decide_attempts(actor: User, attempt_ids, decision, reason) -> list[AttemptR
         audit.record(actor, "attempt.decide", object_type="exam_attempt", object_id=attempt.id,
                      label=f"{attempt.user.name}的测验记录 #{attempt.id}", org=attempt.user.org, reason=reason,
                      before={"hold_state": HoldState.HELD.value}, after={"hold_state": outcome.hold_state.value})
+        notify_on.attempt_decided(attempt, outcome, reason)
     db.session.flush()
     if outcome == ReviewOutcome.VOID:
         # Evidence can arrive after the hours were posted (a colleague's later attempt, another account's start on

@@ -25,6 +25,7 @@ from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Course, Courseware
 from lms.extensions import db
 from lms.ledger import service as ledger
+from lms.notices import notify_on
 from lms.orgs.access import has_permission, within_scope
 from lms.orgs.models import Org
 from lms.orgs.permissions import Permission
@@ -346,6 +347,7 @@ def decide_sessions(actor: User, session_ids, decision, reason) -> list[SessionR
         audit.record(actor, "session.decide", object_type="playback_session", object_id=session.id,
                      label=f"{session.user.name}的观看记录 #{session.id}", org=session.user.org, reason=reason,
                      before={"hold_state": HoldState.HELD.value}, after={"hold_state": outcome.hold_state.value})
+        notify_on.session_decided(session, outcome, reason)
     db.session.flush()
     for user_id, courseware_id in sorted({(s.user_id, s.courseware_id) for s in sessions}):
         tracking.recompute_progress(user_id, courseware_id)

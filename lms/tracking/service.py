@@ -26,6 +26,7 @@ from lms.accounts.models import Role, User
 from lms.core.errors import InvalidInput, NotAllowed, NotFound, ServiceError
 from lms.courses.models import SECONDS_PER_CREDIT_HOUR, CourseState, Courseware, Enrollment, MediaStatus
 from lms.extensions import db
+from lms.notices import notify_on
 from lms.tracking import peers
 from lms.tracking.models import (
     COUNTING_HOLD_STATES,
@@ -398,6 +399,7 @@ def flush_sessions(keys: Iterable[tuple[int, str]]) -> FlushResult:
         row.risk_score = int(f.get("risk", 0))
         if f.get("held") == "1" and row.hold_state == HoldState.NONE:
             row.hold_state, row.held_at = HoldState.HELD, _at(f.get("held_ms") or f["last_hb_ms"])
+            notify_on.session_held(row)
         for event in snap.new_events:
             values = event.get("v")
             db.session.add(SessionEvent(session=row, seq=int(event["seq"]), type=event["type"], at=_at(event["t"]),

@@ -30,6 +30,7 @@ from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceError
 from lms.extensions import db
 from lms.ledger.service import china_today, region_of_org
+from lms.notices import notify_on
 from lms.orgs.access import admin_org, has_permission, require, within_scope
 from lms.orgs.departments import leave_department
 from lms.orgs.models import Org, OrgAdmin, OrgKind, ReviewStatus
@@ -223,6 +224,7 @@ def refuse_transfer(actor: User, transfer_id: Any, reason: Any) -> PersonTransfe
     record(actor, "transfer.refuse", object_type="person_transfer", object_id=transfer.id,
            label=f"{transfer.person_name}：{transfer.from_org.name} → {transfer.destination_name}", org=deciding,
            reason=text)
+    notify_on.transfer_decided(transfer)
     return transfer
 
 
@@ -300,6 +302,7 @@ def _move(actor: User | None, transfer: PersonTransfer, action: str) -> None:
            label=f"{person_label(person)}：{old_org.name} → {destination.name}",
            org=destination if transfer.initiated_by == TransferSide.OUT or actor is None else old_org,
            before={"org": old_org.name}, after={"org": destination.name})
+    notify_on.transfer_decided(transfer)
 
 
 def _locked_person(user_id: int) -> User:

@@ -9,7 +9,7 @@ from lms.accounts.models import PersonChange, User
 from lms.audit.models import AuditEntry
 from lms.core.idcard import make_id_number
 from lms.extensions import db
-from lms.notify.models import SmsOutboxMessage
+from lms.notices.notification_models import Notification, SmsDelivery
 from lms.orgs.models import ReviewStatus
 from lms.transfers import service as transfers
 from tests.conftest import api_token, csrf_token, make_user
@@ -60,8 +60,11 @@ def test_a_request_waits_for_the_unit_which_approves_it_and_the_learner_is_told(
     assert _todo(client, admin)["person_changes"] == 0
     mine = client.get("/api/v1/me/changes", headers=api_token(client, tree.learner_a)).get_json()
     assert mine[0]["status"] == "approved" and mine[0]["decided_by"] == admin.name
-    sms = db.session.scalars(sa.select(SmsOutboxMessage).where(SmsOutboxMessage.purpose == "person_change")).all()
-    assert [m.user_id for m in sms] == [learner.id] and "审核通过" in sms[0].text
+    # Told in 消息, and by a text message queued with the decision (sent after the commit: tests/notices).
+    [note] = db.session.scalars(sa.select(Notification).where(Notification.kind == "person_change")).all()
+    assert note.user_id == learner.id and "审核通过" in note.text
+    [sms] = db.session.scalars(sa.select(SmsDelivery).where(SmsDelivery.notification_id == note.id)).all()
+    assert sms.phone == learner.phone and "审核通过" in sms.text
     entry = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "person_change.approve")).one()
     assert entry.actor_id == admin.id and entry.after == {"title_level": "中级", "professional_post": "高级工程师"}
 

@@ -128,6 +128,7 @@ ACTIONS = [
     Action("本单位通知", Permission.PUBLISH_NOTICES, _api("GET", _fixed("/api/v1/notices/published"))),
     Action("撤回通知", Permission.PUBLISH_NOTICES, _api("POST", _fixed("/api/v1/notices/999999/withdraw"))),
     Action("发布通知页", Permission.PUBLISH_NOTICES, _page("GET", _fixed("/notices/new"))),
+    Action("短信发送记录", Permission.VIEW_SMS_DELIVERIES, _page("GET", _fixed("/notifications/sms"))),
     Action("单位网络地址", Permission.MANAGE_ADDRESSES, _api("GET", _fixed("/api/v1/org/addresses"))),
     Action("单位网络地址页", Permission.MANAGE_ADDRESSES, _page("GET", _fixed("/org/addresses"))),
     Action("本级机构信息", Permission.EDIT_OWN_ORG, _api("GET", _fixed("/api/v1/org/info"))),

@@ -158,6 +158,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.courses.api import blp as courses_api
     from lms.courses.upload_api import blp as uploads_api
     from lms.courses.views import bp as courses_pages
+    from lms.declarations.review_api import blp as declaration_reviews_api
     from lms.declarations.views import bp as declaration_pages
     from lms.exams.api import bp as exams_api
     from lms.exams.views import bp as exams_pages
@@ -192,7 +193,7 @@ def _register_blueprints(app: Flask) -> None:
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, org_admin_api, org_structure_api, courses_api, uploads_api, review_api,
                       statistics_api, transfers_api, notices_api, addresses_api, review_attempts_api,
-                      person_changes_api, org_changes_api):
+                      person_changes_api, org_changes_api, declaration_reviews_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

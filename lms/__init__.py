@@ -173,6 +173,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.orgs.change_views import bp as org_change_pages
     from lms.orgs.structure_api import blp as org_structure_api
     from lms.orgs.views import bp as orgs_pages
+    from lms.plans.training_views import bp as training_pages
     from lms.player.views import bp as player
     from lms.review.api import blp as review_api
     from lms.review.attempt_api import blp as review_attempts_api
@@ -188,7 +189,7 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
                       certificate_pages, review_pages, review_attempt_pages, declaration_pages, exams_pages, exams_api,
                       audit_pages, statistics_pages, notify_pages, transfer_pages, notice_pages, address_pages,
-                      person_change_pages, org_change_pages):
+                      person_change_pages, org_change_pages, training_pages):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, org_admin_api, org_structure_api, courses_api, uploads_api, review_api,

@@ -262,6 +262,18 @@ def credited_this_year(user: User, year: int, rule_set: RuleSet) -> CreditedThis
             continue
         for day, hours in ((declaration.final_outcome or {}).get("by_day") or {}).items():
             by_kind_day[declaration.kind][dt.date.fromisoformat(day)] += Decimal(hours)
+    # Trainings a base or unit declared with the person on the roster count for the same days (lms.plans).
+    from lms.plans.training_models import Training, TrainingAttendee
+
+    rostered = (sa.select(Training.kind, TrainingAttendee.outcome)
+                .join(Training, TrainingAttendee.training_id == Training.id)
+                .where(TrainingAttendee.user_id == user.id, Training.year == year,
+                       TrainingAttendee.posted_at.is_not(None)))
+    for kind, outcome in db.session.execute(rostered):
+        if kind not in rule_set.kinds:
+            continue
+        for day, hours in ((outcome or {}).get("by_day") or {}).items():
+            by_kind_day[kind][dt.date.fromisoformat(day)] += Decimal(hours)
     return CreditedThisYear(by_kind=by_kind, by_category=by_category,
                             by_kind_day={kind: dict(days) for kind, days in by_kind_day.items()})
 
@@ -515,6 +527,8 @@ def decide_many(actor: User, ids: Iterable[Any], decision: str, reason: Any) -> 
 def _file(declaration: Declaration, actor: User, reason: str | None, step: DeclarationReviewStep) -> None:
     """Final approval: recompute with the year as it is now, file, and post to the ledger exactly once."""
     user = declaration.user
+    # One person's caps are computed by one filing at a time (a rostered training may be filing them too).
+    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
     if ledger.is_year_voided(user.id, declaration.year):
         raise Conflict(f"{user.name} {declaration.year} 年度的学时已按第二十一条取消，不能再入账。")
     _rule_set, outcome = compute_outcome(user, declaration.year, declaration.kind, declaration.facts)

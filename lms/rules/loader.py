@@ -131,7 +131,7 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
         transfers = TransferRules(_integer(where.at("answer_within_days"), raw["answer_within_days"], minimum=1),
                                   _text(where.at("basis"), raw["basis"]))
 
-    review = _review(top.at("review"), data["review"]) if "review" in data else None
+    review = _review(top.at("review"), data["review"], kinds) if "review" in data else None
 
     return RuleSet(
         id=rule_set_id, region=region, region_label=_text(top.at("region_label"), data["region_label"]),
@@ -142,12 +142,20 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
     )
 
 
-def _review(where: _Where, raw: Any) -> ReviewChain:
+def _review(where: _Where, raw: Any, kinds: Mapping[str, Kind]) -> ReviewChain:
     raw = _table(where, raw)
-    _keys(where, raw, required={"steps", "central_unit_steps", "article"})
+    _keys(where, raw, required={"steps", "central_unit_steps", "article"}, optional={"roster_kinds"})
+    roster_kinds = _array(where.at("roster_kinds"), raw.get("roster_kinds", []))
+    for kind_id in roster_kinds:
+        kind = kinds.get(kind_id)
+        if kind is None:
+            where.at("roster_kinds").fail(f"未知的学时类型 {kind_id!r}")
+        formula = kind.formula
+        if not (isinstance(formula, Actual) or (isinstance(formula, Multiple) and formula.factor is not None)):
+            where.at("roster_kinds").fail(f"学时类型 {kind_id!r} 的学时不是按出勤学时或天数计算，不能按名单申报")
     return ReviewChain(_review_steps(where.at("steps"), raw["steps"]),
                        _review_steps(where.at("central_unit_steps"), raw["central_unit_steps"]),
-                       _text(where.at("article"), raw["article"]))
+                       _text(where.at("article"), raw["article"]), tuple(roster_kinds))
 
 
 def _review_steps(where: _Where, raw: Any) -> tuple[ReviewStepRule, ...]:

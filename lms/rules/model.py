@@ -180,6 +180,7 @@ class ReviewChain:
     steps: tuple[ReviewStepRule, ...]
     central_unit_steps: tuple[ReviewStepRule, ...]
     article: str
+    roster_kinds: tuple[str, ...] = ()  # kinds a base or unit may declare for a roster of attendees (5.2)
 
 
 # The chain before rule sets described it: the unit (or agency) first, then the nearest department or bureau.

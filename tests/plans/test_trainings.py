@@ -297,3 +297,16 @@ def test_two_simultaneous_final_approvals_post_each_attendee_once(app, tree, con
     attendee_ids = set(db.session.scalars(sa.select(TrainingAttendee.id)
                                           .where(TrainingAttendee.training_id == training_id)))
     assert len(entries) == 2 and {e.source_id for e in entries} == attendee_ids
+
+
+def test_the_departments_to_do_list_counts_the_trainings_at_its_step(client, tree):
+    from tests.conftest import api_token
+
+    declare_training(tree.admins["base_a"], [tree.learner_a])
+    db.session.commit()
+
+    def count(user):
+        items = client.get("/api/v1/me/todo", headers=api_token(client, user)).get_json()
+        return {item["key"]: item["count"] for item in items}.get("trainings")
+
+    assert (count(tree.admins["dept_a"]), count(tree.admins["city"]), count(tree.admins["dept_b"])) == (1, 0, 0)

@@ -157,6 +157,18 @@ def test_a_broken_review_section_is_refused_with_its_place(steps, problem):
     assert "review.steps" in str(error.value)
 
 
+@pytest.mark.parametrize("kinds, problem", [(["conference"], "不能按名单申报"), (["nope"], "未知的学时类型")])
+def test_roster_kinds_must_be_kinds_computed_from_attendance(kinds, problem):
+    import tomllib
+
+    from lms.rules import DATA_DIR
+
+    data = tomllib.loads((DATA_DIR / "hubei-2026.toml").read_text(encoding="utf-8"))
+    data["review"]["roster_kinds"] = kinds
+    with pytest.raises(RuleSetError, match=problem):
+        validate(data, "hubei-2026.toml")
+
+
 # ------------------------------------------------------------------------------------------------ the queue
 
 

@@ -65,6 +65,11 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  {line}")
         for title in seed_demo_notices():
             click.echo(f"  已发布通知：{title}")
+        from lms.plans.demo import seed_demo_training
+
+        training = seed_demo_training(base_admin, keep_out={learner.login})
+        if training:
+            click.echo(f"  基地已申报的培训：{training}")
         change = seed_demo_person_change(learner)
         if change:
             click.echo(f"  待单位审核的信息修改：{change}")

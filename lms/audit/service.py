@@ -29,6 +29,8 @@ ACTION_LABELS = {
     "password.reset": "重置密码",
     "org.settings": "修改单位设置",
     "declaration.decide": "审核学时申报", "declaration.void": "认定弄虚作假",
+    "training.declare": "申报培训及名单", "training.resubmit": "修改后重新提交培训申报",
+    "training.decide": "审核培训申报",
     "deferral.grant": "办理顺延补学",
     "transfer.start": "发起人员调出", "transfer.confirm": "确认调转", "transfer.refuse": "拒绝调入",
     "transfer.cancel": "撤回人员调出",

@@ -21,6 +21,8 @@ ADMIN_MENU = [
     ("内设部门", "orgs.departments_page", {Permission.MANAGE_DEPARTMENTS}),
     ("更换上级部门", "orgs.moves_page", {Permission.CHANGE_PARENT, Permission.REVIEW_PARENT_CHANGES}),
     ("学时审核", "declarations.review", {Permission.REVIEW_DECLARATIONS}),
+    ("培训申报审核", "trainings.review", {Permission.REVIEW_DECLARATIONS}),
+    ("培训申报", "trainings.mine", {Permission.DECLARE_TRAININGS}),
     ("顺延补学", "declarations.deferrals", {Permission.GRANT_DEFERRALS}),
     ("档案托管", "declarations.archive_hostings", {Permission.HOST_ARCHIVES}),
     ("人员调转", "transfers.records_page", {Permission.TRANSFER_PEOPLE, Permission.MANAGE_PEOPLE}),

@@ -35,15 +35,6 @@ class DeclarationStatus(enum.StrEnum):
                 "voided": "弄虚作假，已取消当年度学时"}[self.value]
 
 
-class ReviewStep(enum.StrEnum):
-    FIRST = "first"  # 初审: the employer unit, or the archive agency of an archive-hosted person
-    SECOND = "second"  # 复审: the competent department or HR bureau above the first reviewer
-
-    @property
-    def label(self) -> str:
-        return {"first": "初审", "second": "复审"}[self.value]
-
-
 class DecisionAction(enum.StrEnum):
     SUBMITTED = "submitted"
     APPROVED = "approved"
@@ -85,9 +76,10 @@ class Declaration(db.Model):
     end_date: Mapped[dt.date]  # the day the hours were earned (ledger ``earned_on``)
     facts: Mapped[dict] = mapped_column(sa.JSON)
     status: Mapped[DeclarationStatus] = mapped_column(enum_column(DeclarationStatus), index=True)
-    step: Mapped[ReviewStep | None] = mapped_column(enum_column(ReviewStep))
+    # The position in ``review_steps`` waiting (pending) or that sent it back (returned); None once decided.
+    step_index: Mapped[int | None]
+    # The first step's organisation (the unit or archive agency): whose subtree sees the declaration.
     first_org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
-    second_org_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orgs.id"), index=True)  # None: first is final
     # What the engine computed when the learner submitted, and again at final approval.
     hours: Mapped[decimal.Decimal] = mapped_column(HOURS)
     category: Mapped[str] = mapped_column(sa.String(20))
@@ -101,11 +93,35 @@ class Declaration(db.Model):
 
     user: Mapped[User] = relationship()
     first_org: Mapped[Org] = relationship(foreign_keys=[first_org_id])
-    second_org: Mapped[Org | None] = relationship(foreign_keys=[second_org_id])
+    review_steps: Mapped[list[DeclarationReviewStep]] = relationship(order_by="DeclarationReviewStep.position")
     evidence: Mapped[list[DeclarationEvidence]] = relationship(back_populates="declaration",
                                                                order_by="DeclarationEvidence.id")
     decisions: Mapped[list[DeclarationDecision]] = relationship(order_by="DeclarationDecision.id")
     deferral: Mapped[Deferral | None] = relationship()
+
+    @property
+    def current_step(self) -> DeclarationReviewStep | None:
+        """The step waiting for its reviewer (or that sent the declaration back); None once decided."""
+        if self.step_index is None or self.step_index >= len(self.review_steps):
+            return None
+        return self.review_steps[self.step_index]
+
+
+class DeclarationReviewStep(db.Model):
+    """One step of a declaration's chain, its reviewing organisation fixed at submission (第十四条, rule set)."""
+
+    __tablename__ = "declaration_review_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(sa.ForeignKey("declarations.id"))
+    position: Mapped[int]
+    reviewer: Mapped[str] = mapped_column(sa.String(20))  # the rule set's reviewer kind: unit, department, hr, …
+    label: Mapped[str] = mapped_column(sa.String(40))
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("orgs.id"), index=True)
+
+    org: Mapped[Org] = relationship()
+
+    __table_args__ = (sa.UniqueConstraint("declaration_id", "position", name="uq_declaration_review_steps_position"),)
 
 
 class DeclarationEvidence(db.Model):
@@ -132,7 +148,8 @@ class DeclarationDecision(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     declaration_id: Mapped[int] = mapped_column(sa.ForeignKey("declarations.id"), index=True)
-    step: Mapped[ReviewStep | None] = mapped_column(enum_column(ReviewStep))
+    step_index: Mapped[int | None]  # the chain position decided, None for the learner's own actions
+    step_label: Mapped[str | None] = mapped_column(sa.String(40))
     action: Mapped[DecisionAction] = mapped_column(enum_column(DecisionAction))
     reason: Mapped[str | None] = mapped_column(sa.Text)
     hours: Mapped[decimal.Decimal | None] = mapped_column(HOURS)  # what the engine computed at this decision

@@ -27,23 +27,24 @@ from lms.core.queues import ListFilters
 from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Category
 from lms.declarations import evidence
+from lms.declarations.chain import PlannedStep, chain_for
 from lms.declarations.models import (
     ArchiveHosting,
     DecisionAction,
     Declaration,
     DeclarationDecision,
     DeclarationEvidence,
+    DeclarationReviewStep,
     DeclarationStatus,
     Deferral,
     DeferralReason,
-    ReviewStep,
 )
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.ledger.models import AdjustmentKind, SourceType
 from lms.notices import notify_on
 from lms.orgs.access import admin_org, has_permission, require, scope_org, within_scope
-from lms.orgs.models import HR_KINDS, Org, OrgKind
+from lms.orgs.models import Org
 from lms.orgs.permissions import Permission
 from lms.rules import CreditedThisYear, Outcome, RuleSet, compute
 from lms.rules.model import Kind
@@ -118,21 +119,20 @@ def archive_agency_of(user: User) -> Org | None:
     return hosting.agency if hosting else None
 
 
-def review_orgs(user: User) -> tuple[Org, Org | None]:
-    """Return who first-reviews a person's declarations and who reviews them second (None: the first is final).
+def review_chain(user: User, year: int | None = None) -> list[PlannedStep]:
+    """Return the steps a person's declaration takes now and who decides each, by the person's rule set.
 
-    第十四条: the employer unit first, or the archive agency for an archive-hosted person; then the competent
-    department or HR bureau above it. A central unit in the province (``reviews_own_hours``) reviews its own.
+    The unit step is the employer unit's, or the archive agency's for an archive-hosted person (第十四条); the
+    rule set's ``[review]`` says the steps after it (hubei-2026: 主管部门审查, 人社部门审验).
     """
     first = archive_agency_of(user) or user.org
-    if first.reviews_own_hours:
-        return first, None
-    ancestor = first.parent
-    while ancestor is not None and ancestor.kind not in (OrgKind.DEPARTMENT, *HR_KINDS):
-        ancestor = ancestor.parent
-    if ancestor is None:
-        raise NotFound(f"{first.name}没有上级主管部门或人社部门，无法复审，请联系管理员。")
-    return first, ancestor
+    rule_set = rule_set_for_person(user, year or ledger.china_today().year)
+    return chain_for(rule_set, first)
+
+
+def review_orgs(user: User, year: int | None = None) -> tuple[Org, ...]:
+    """The organisations that would review a person's declaration, in order (the first takes the unit step)."""
+    return tuple(step.org for step in review_chain(user, year))
 
 
 def record_archive_hosting(actor: User, person: User, agency: Org) -> ArchiveHosting:
@@ -205,16 +205,16 @@ def end_archive_hosting(actor: User, hosting_id: Any) -> User:
 
 
 def can_view(user: User, declaration: Declaration) -> bool:
-    """The learner, and the admins of the reviewing organisations and above (their subtree holds the first).
+    """The learner, and the admins of any reviewing organisation and above (their subtree holds the first).
 
-    The second reviewer is named on its own: after the first organisation moved under another parent (更换上级部门)
-    it is no longer in the second's subtree, yet the declaration finishes with the reviewers fixed at submission.
+    Every step's organisation is named on its own: after the first organisation moved under another parent
+    (更换上级部门) it is no longer in the later reviewers' subtree, yet the declaration finishes with the reviewers
+    fixed at submission.
     """
     if user.id == declaration.user_id:
         return True
     return (has_permission(user, Permission.REVIEW_DECLARATIONS, declaration.first_org)
-            or (declaration.second_org is not None
-                and has_permission(user, Permission.REVIEW_DECLARATIONS, declaration.second_org)))
+            or any(has_permission(user, Permission.REVIEW_DECLARATIONS, step.org) for step in declaration.review_steps))
 
 
 def declaration_for(user: User, declaration_id: int) -> Declaration:
@@ -230,11 +230,8 @@ def reviewer_of_step(user: User, declaration: Declaration) -> bool:
     if declaration.status != DeclarationStatus.PENDING or not user.is_approved:
         return False
     home = scope_org(user, Permission.REVIEW_DECLARATIONS)
-    if home is None:
-        return False
-    if declaration.step == ReviewStep.FIRST:
-        return home.id == declaration.first_org_id
-    return home.id == declaration.second_org_id
+    step = declaration.current_step
+    return home is not None and step is not None and home.id == step.org_id
 
 
 def may_void(user: User, declaration: Declaration) -> bool:
@@ -245,7 +242,8 @@ def may_void(user: User, declaration: Declaration) -> bool:
 def step_org(declaration: Declaration) -> Org | None:
     if declaration.status not in (DeclarationStatus.PENDING, DeclarationStatus.RETURNED):
         return None
-    return declaration.first_org if declaration.step == ReviewStep.FIRST else declaration.second_org
+    step = declaration.current_step
+    return step.org if step else None
 
 
 # ------------------------------------------------------------------------------------------------ computing
@@ -265,6 +263,18 @@ def credited_this_year(user: User, year: int, rule_set: RuleSet) -> CreditedThis
             continue
         for day, hours in ((declaration.final_outcome or {}).get("by_day") or {}).items():
             by_kind_day[declaration.kind][dt.date.fromisoformat(day)] += Decimal(hours)
+    # Trainings a base or unit declared with the person on the roster count for the same days (lms.plans).
+    from lms.plans.training_models import Training, TrainingAttendee
+
+    rostered = (sa.select(Training.kind, TrainingAttendee.outcome)
+                .join(Training, TrainingAttendee.training_id == Training.id)
+                .where(TrainingAttendee.user_id == user.id, Training.year == year,
+                       TrainingAttendee.posted_at.is_not(None)))
+    for kind, outcome in db.session.execute(rostered):
+        if kind not in rule_set.kinds:
+            continue
+        for day, hours in ((outcome or {}).get("by_day") or {}).items():
+            by_kind_day[kind][dt.date.fromisoformat(day)] += Decimal(hours)
     return CreditedThisYear(by_kind=by_kind, by_category=by_category,
                             by_kind_day={kind: dict(days) for kind, days in by_kind_day.items()})
 
@@ -419,16 +429,20 @@ def submit(user: User, *, kind_id: str | None, title: Any, start_date: Any, end_
         why = outcome.not_credited_reason or "；".join(cut.message for cut in outcome.cuts) or outcome.basis
         raise InvalidInput({"facts": f"按所填情况本次可认定 0 学时：{why}。"})
     checked = evidence.check_files(uploads, 0, evidence.EvidenceSettings.current(), required=True)
-    first, second = review_orgs(user)
+    steps = chain_for(rule_set, archive_agency_of(user) or user.org)
     kind = rule_set.kinds[kind_id]
     declaration = Declaration(
         user_id=user.id, year=target_year, rule_set_id=rule_set.id, kind=kind.id, kind_label=kind.label[:200],
         title=title_text, start_date=start, end_date=end, facts=_jsonable(facts), status=DeclarationStatus.PENDING,
-        step=ReviewStep.FIRST, first_org_id=first.id, second_org_id=second.id if second else None,
+        step_index=0, first_org_id=steps[0].org.id,
         hours=outcome.hours, category=outcome.category, outcome=outcome_json(outcome),
         deferral_id=deferral.id if deferral else None,
     )
     db.session.add(declaration)
+    db.session.flush()
+    db.session.add_all(DeclarationReviewStep(declaration_id=declaration.id, position=position, reviewer=step.reviewer,
+                                             label=step.label[:40], org_id=step.org.id)
+                       for position, step in enumerate(steps))
     db.session.flush()
     _record(declaration, user, DecisionAction.SUBMITTED, None, hours=outcome.hours)
     return declaration, _store_files(declaration, user, checked)
@@ -477,24 +491,24 @@ def decide(actor: User, declaration_id: Any, decision: str, reason: Any) -> Decl
         raise NotFound("申报不存在或不在您的管辖范围内。")
     if declaration.status != DeclarationStatus.PENDING:
         raise Conflict(f"申报“{declaration.title}”当前状态为{declaration.status.label}，不能再审核。")
+    step = declaration.current_step
     if not reviewer_of_step(actor, declaration):
-        org = step_org(declaration)
-        raise NotAllowed(f"申报“{declaration.title}”当前由{org.name if org else '其他单位'}"
-                         f"{declaration.step.label}，您无权处理。")
-    step = declaration.step
+        raise NotAllowed(f"申报“{declaration.title}”当前由{step.org.name if step else '其他单位'}"
+                         f"{step.label if step else '审核'}，您无权处理。")
     if decision == Decision.REJECT:
         text = _reason(reason, required=True, what="不通过的原因")
-        _transition(declaration, DeclarationStatus.PENDING, status=DeclarationStatus.REJECTED, step=None)
+        _transition(declaration, DeclarationStatus.PENDING, status=DeclarationStatus.REJECTED, step_index=None)
         _record(declaration, actor, DecisionAction.REJECTED, text, step=step)
         return declaration
     if decision == Decision.RETURN:
         text = _reason(reason, required=True, what="需要补充的材料")
+        # step_index stays: the resubmitted declaration comes back to this step, earlier approvals stand.
         _transition(declaration, DeclarationStatus.PENDING, status=DeclarationStatus.RETURNED)
         _record(declaration, actor, DecisionAction.RETURNED, text, step=step)
         return declaration
     text = _reason(reason, required=False)
-    if step == ReviewStep.FIRST and declaration.second_org_id is not None:
-        _transition(declaration, DeclarationStatus.PENDING, step=ReviewStep.SECOND)
+    if step.position + 1 < len(declaration.review_steps):
+        _transition(declaration, DeclarationStatus.PENDING, step_index=step.position + 1)
         _record(declaration, actor, DecisionAction.APPROVED, text, step=step)
         return declaration
     _file(declaration, actor, text, step)
@@ -511,13 +525,15 @@ def decide_many(actor: User, ids: Iterable[Any], decision: str, reason: Any) -> 
     return [decide(actor, int(value), decision, reason) for value in dict.fromkeys(ids)]
 
 
-def _file(declaration: Declaration, actor: User, reason: str | None, step: ReviewStep) -> None:
+def _file(declaration: Declaration, actor: User, reason: str | None, step: DeclarationReviewStep) -> None:
     """Final approval: recompute with the year as it is now, file, and post to the ledger exactly once."""
     user = declaration.user
+    # One person's caps are computed by one filing at a time (a rostered training may be filing them too).
+    db.session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
     if ledger.is_year_voided(user.id, declaration.year):
         raise Conflict(f"{user.name} {declaration.year} 年度的学时已按第二十一条取消，不能再入账。")
     _rule_set, outcome = compute_outcome(user, declaration.year, declaration.kind, declaration.facts)
-    _transition(declaration, DeclarationStatus.PENDING, status=DeclarationStatus.FILED, step=None,
+    _transition(declaration, DeclarationStatus.PENDING, status=DeclarationStatus.FILED, step_index=None,
                 final_hours=outcome.hours, final_outcome=outcome_json(outcome))
     _record(declaration, actor, DecisionAction.APPROVED, reason, step=step, hours=outcome.hours)
     postings = [ledger.Posting(Category(category), hours) for category, hours in outcome.by_category.items()
@@ -561,14 +577,15 @@ def _transition(declaration: Declaration, expected: DeclarationStatus, **values)
 
 
 def _record(declaration: Declaration, actor: User, action: DecisionAction, reason: str | None,
-            step: ReviewStep | None = None, hours: Decimal | None = None) -> None:
+            step: DeclarationReviewStep | None = None, hours: Decimal | None = None) -> None:
     if actor.id != declaration.user_id and action != DecisionAction.FILED:
         audit.record(actor, "declaration.void" if action == DecisionAction.VOIDED else "declaration.decide",
                      object_type="declaration", object_id=declaration.id,
                      label=f"{declaration.user.name}：{declaration.title}", org=declaration.first_org, reason=reason,
-                     after={"action": action.value, "step": step.value if step else None,
+                     after={"action": action.value, "step": step.label if step else None,
                             "hours": str(hours) if hours is not None else None})
-    db.session.add(DeclarationDecision(declaration_id=declaration.id, step=step, action=action, reason=reason,
+    db.session.add(DeclarationDecision(declaration_id=declaration.id, step_index=step.position if step else None,
+                                       step_label=step.label if step else None, action=action, reason=reason,
                                        hours=hours, actor_id=actor.id, actor_org_id=(admin_org(actor) or actor.org).id))
     db.session.flush()
     notify_on.declaration_decided(declaration, action, reason)
@@ -587,24 +604,18 @@ def review_queue_condition(actor: User):
     home = scope_org(actor, Permission.REVIEW_DECLARATIONS)
     if home is None:
         return sa.false()
-    pending = Declaration.status == DeclarationStatus.PENDING
-    if home.kind == OrgKind.UNIT:
-        return pending & (Declaration.step == ReviewStep.FIRST) & (Declaration.first_org_id == home.id)
-    return pending & (Declaration.step == ReviewStep.SECOND) & (Declaration.second_org_id == home.id)
+    at_home = (sa.select(DeclarationReviewStep.id)
+               .where(DeclarationReviewStep.declaration_id == Declaration.id,
+                      DeclarationReviewStep.position == Declaration.step_index,
+                      DeclarationReviewStep.org_id == home.id).exists())
+    return (Declaration.status == DeclarationStatus.PENDING) & at_home
 
 
 def review_queue(actor: User) -> list[Declaration]:
     """The declarations waiting for the actor's decision."""
-    return list(db.session.scalars(review_queue_query(actor, ListFilters())))
+    from lms.declarations.queue import QueueFilters, queue_query
 
-
-def review_queue_query(actor: User, filters: ListFilters, kind: str | None = None):
-    """Select the declarations waiting for the actor, by applicant name, ID suffix, submission date and kind."""
-    query = (sa.select(Declaration).join(User, Declaration.user_id == User.id)
-             .where(review_queue_condition(actor)).order_by(Declaration.id))
-    if kind:
-        query = query.where(Declaration.kind == kind)
-    return filters.apply(query, name=User.name, id_number=User.id_number, moment=Declaration.created_at)
+    return list(db.session.scalars(queue_query(actor, ListFilters(), QueueFilters())))
 
 
 def subtree_declarations(actor: User, limit: int = 200) -> list[Declaration]:

@@ -18,13 +18,13 @@ from lms.core.queues import page_filters
 from lms.declarations import evidence, service
 from lms.declarations.forms import ArchiveHostingForm, CsrfForm, DeferralForm
 from lms.declarations.models import DeclarationEvidence
+from lms.declarations.queue import QueueFilters, queue_kinds, queue_query, queue_units
 from lms.extensions import csrf, db
 from lms.ledger import service as ledger
 from lms.orgs.permissions import Permission
 from lms.rules import default_rule_sets
 
 bp = Blueprint("declarations", __name__, template_folder="templates")
-
 
 
 @bp.app_template_filter("hours_text")
@@ -137,8 +137,9 @@ def create():
         flash("申报未提交：" + error.message, "error")
         return _render_form(rule_set, kind, year, error.fields, error.status)
     cut_text = "".join(f"（{cut['message']}）" for cut in declaration.outcome["cuts"])
+    step = declaration.current_step
     flash(f"申报已提交，按规则计 {hours_text(declaration.hours)} 学时{cut_text}，请等待"
-          f"{declaration.first_org.name}初审。", "success")
+          f"{step.org.name}{step.label}。", "success")
     return redirect(url_for("declarations.detail", declaration_id=declaration.id))
 
 
@@ -260,8 +261,14 @@ def review():
 
 def _render_review(status: int = 200):
     args, filters = page_filters(request.args.to_dict())
-    queue = filters.paginate(db, service.review_queue_query(current_user, filters, args.get("kind") or None))
+    try:
+        queue_filters = QueueFilters.parse(args)
+    except ServiceError as error:
+        flash(error.message, "error")
+        args, queue_filters = {}, QueueFilters()
+    queue = filters.paginate(db, queue_query(current_user, filters, queue_filters))
     return render_template("declarations/review.html", queue=queue, filters=args,
+                           kinds=queue_kinds(current_user), units=queue_units(current_user),
                            recent=service.subtree_declarations(current_user), decisions=service.Decision.LABELS,
                            csrf_form=CsrfForm()), status
 

@@ -26,10 +26,12 @@ class SourceType(enum.StrEnum):
     COURSE = "course"  # source_id: CourseCredit.id
     DECLARATION = "declaration"  # source_id: the declaration's id
     ADJUSTMENT = "adjustment"  # source_id: LedgerAdjustment.id (corrections, 第二十一条 voiding)
+    TRAINING = "training"  # source_id: TrainingAttendee.id (a training declared with a roster, lms.plans)
 
     @property
     def label(self) -> str:
-        return {"course": "网络课程", "declaration": "学时申报", "adjustment": "更正"}[self.value]
+        return {"course": "网络课程", "declaration": "学时申报", "adjustment": "更正",
+                "training": "培训申报"}[self.value]
 
 
 class Purpose(enum.StrEnum):

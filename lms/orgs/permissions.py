@@ -55,6 +55,7 @@ class Permission(enum.StrEnum):
     REVIEW_PARENT_CHANGES = "review_parent_changes"
     MANAGE_DEPARTMENTS = "manage_departments"
     VIEW_SMS_DELIVERIES = "view_sms_deliveries"
+    DECLARE_TRAININGS = "declare_trainings"
 
     @property
     def label(self) -> str:
@@ -143,6 +144,9 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
     Permission.MANAGE_DEPARTMENTS: PermissionInfo(
         "内设部门管理", "添加、改名、调整、删除本单位的内设部门，把本单位人员分到内设部门（管理手册 5.1.1.2）。",
         EVERY_ADMIN_KIND),
+    Permission.DECLARE_TRAININGS: PermissionInfo(
+        "培训申报", "申报本单位（基地）举办的培训及参训人员名单，审核通过后为每人计入学时（管理手册 5.2）。",
+        frozenset({OrgKind.UNIT, OrgKind.BASE})),
 }
 
 assert set(CATALOGUE) == set(Permission), "every permission needs its catalogue entry"

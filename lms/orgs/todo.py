@@ -59,6 +59,12 @@ def _transfers(actor: User) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(PersonTransfer).where(awaiting_condition(actor)))
 
 
+def _trainings(actor: User) -> int:
+    from lms.plans.trainings import Training, review_queue_condition
+
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Training).where(review_queue_condition(actor)))
+
+
 def _person_changes(actor: User) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(PersonChange)
                              .where(person_changes.review_queue_condition(actor)))
@@ -79,6 +85,7 @@ TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
      "orgs.registrations_page"),
     ("org_registrations", "待审核的单位注册", Permission.APPROVE_ORGS, _org_registrations, "orgs.registrations_page"),
     ("declarations", "轮到本单位审核的学时申报", Permission.REVIEW_DECLARATIONS, _declarations, "declarations.review"),
+    ("trainings", "轮到本单位审核的培训申报", Permission.REVIEW_DECLARATIONS, _trainings, "trainings.review"),
     ("held_sessions", "待审核的挂起观看记录", Permission.REVIEW_SESSIONS, held_count, "review.queue"),
     ("held_attempts", "待审核的暂扣测验记录", Permission.REVIEW_SESSIONS, held_attempt_count, "review_attempts.queue"),
     ("transfers", "待本单位答复的人员调转", Permission.TRANSFER_PEOPLE, _transfers, "transfers.records_page"),

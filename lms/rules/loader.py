@@ -15,6 +15,7 @@ from lms.rules.model import (
     CAP_PERIODS,
     FACT_TYPES,
     FORMULA_TYPES,
+    REVIEWER_KINDS,
     Actual,
     Bonus,
     Cap,
@@ -27,6 +28,8 @@ from lms.rules.model import (
     Formula,
     Kind,
     Multiple,
+    ReviewChain,
+    ReviewStepRule,
     RuleSet,
     Span,
     Table,
@@ -84,7 +87,7 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
     """Check a parsed rule-set file and build its RuleSet; raise RuleSetError naming ``source`` and the entry."""
     top = _Where(source)
     _keys(top, data, required={"id", "region", "region_label", "year", "title", "requirement", "categories", "kinds"},
-          optional={"until", "caps", "deferral", "transfers"})
+          optional={"until", "caps", "deferral", "transfers", "review"})
     region = _identifier(top.at("region"), data["region"])
     year = _integer(top.at("year"), data["year"], minimum=2000)
     rule_set_id = _text(top.at("id"), data["id"])
@@ -128,13 +131,53 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
         transfers = TransferRules(_integer(where.at("answer_within_days"), raw["answer_within_days"], minimum=1),
                                   _text(where.at("basis"), raw["basis"]))
 
+    review = _review(top.at("review"), data["review"], kinds) if "review" in data else None
+
     return RuleSet(
         id=rule_set_id, region=region, region_label=_text(top.at("region_label"), data["region_label"]),
         year=year, until=until, title=_text(top.at("title"), data["title"]), total_hours=total,
         minutes_per_hour=minutes_per_hour, requirement_article=requirement_article,
         categories=categories, kinds=kinds, caps=caps, deferral=deferral,
-        transfers=transfers,
+        transfers=transfers, **({"review": review} if review else {}),
     )
+
+
+def _review(where: _Where, raw: Any, kinds: Mapping[str, Kind]) -> ReviewChain:
+    raw = _table(where, raw)
+    _keys(where, raw, required={"steps", "central_unit_steps", "article"}, optional={"roster_kinds"})
+    roster_kinds = _array(where.at("roster_kinds"), raw.get("roster_kinds", []))
+    for kind_id in roster_kinds:
+        kind = kinds.get(kind_id)
+        if kind is None:
+            where.at("roster_kinds").fail(f"未知的学时类型 {kind_id!r}")
+        formula = kind.formula
+        if not (isinstance(formula, Actual) or (isinstance(formula, Multiple) and formula.factor is not None)):
+            where.at("roster_kinds").fail(f"学时类型 {kind_id!r} 的学时不是按出勤学时或天数计算，不能按名单申报")
+    return ReviewChain(_review_steps(where.at("steps"), raw["steps"]),
+                       _review_steps(where.at("central_unit_steps"), raw["central_unit_steps"]),
+                       _text(where.at("article"), raw["article"]), tuple(roster_kinds))
+
+
+def _review_steps(where: _Where, raw: Any) -> tuple[ReviewStepRule, ...]:
+    steps: list[ReviewStepRule] = []
+    for index, entry in enumerate(_array(where, raw)):
+        here = where.at(index)
+        entry = _table(here, entry)
+        _keys(here, entry, required={"reviewer", "label"}, optional={"when"})
+        reviewer = entry["reviewer"]
+        if reviewer not in REVIEWER_KINDS:
+            here.at("reviewer").fail(f"未知的审核者 {reviewer!r}（可用：{'、'.join(REVIEWER_KINDS)}）")
+        if (index == 0) != (reviewer == "unit"):
+            here.at("reviewer").fail("审核链的第一步必须是、也只有第一步是 unit（用人单位或档案托管机构）")
+        if any(step.reviewer == reviewer for step in steps):
+            here.at("reviewer").fail(f"审核者 {reviewer!r} 重复")
+        when = entry.get("when")
+        if when is not None and (when != "provincial" or reviewer != "department"):
+            here.at("when").fail("when 只能用于 department，且只能是 \"provincial\"（省直单位）")
+        steps.append(ReviewStepRule(reviewer, _text(here.at("label"), entry["label"]), when))
+    if not steps:
+        where.fail("审核链至少要有一步")
+    return tuple(steps)
 
 
 def _categories(where: _Where, raw: Any) -> dict[str, Category]:

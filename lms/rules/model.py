@@ -152,6 +152,45 @@ class TransferRules:
     basis: str
 
 
+ReviewerKind = Literal["unit", "department", "hr", "province_hr", "above"]
+REVIEWER_KINDS: tuple[ReviewerKind, ...] = ("unit", "department", "hr", "province_hr", "above")
+StepCondition = Literal["provincial"]
+
+
+@dataclass(frozen=True)
+class ReviewStepRule:
+    """One step of the review chain: who reviews (by their place in the tree) and what the step is called.
+
+    ``unit``: the person's employer unit, or the archive agency hosting their archive; ``department``: the nearest
+    competent department above the previous step; ``hr``: the nearest HR bureau above it; ``province_hr``: the
+    province's bureau; ``above``: the nearest department or HR bureau (the chain before the rule sets said more).
+    ``when = "provincial"`` keeps a step only where the department answers to the province bureau (省直单位).
+    A step whose reviewer the tree does not have (a unit directly under an HR bureau has no department) is skipped.
+    """
+
+    reviewer: ReviewerKind
+    label: str
+    when: StepCondition | None = None
+
+
+@dataclass(frozen=True)
+class ReviewChain:
+    """How many steps a declaration takes and who does each; ``central_unit_steps`` for 中央在鄂/驻湘 units."""
+
+    steps: tuple[ReviewStepRule, ...]
+    central_unit_steps: tuple[ReviewStepRule, ...]
+    article: str
+    roster_kinds: tuple[str, ...] = ()  # kinds a base or unit may declare for a roster of attendees (5.2)
+
+
+# The chain before rule sets described it: the unit (or agency) first, then the nearest department or bureau.
+DEFAULT_REVIEW = ReviewChain(
+    steps=(ReviewStepRule("unit", "初审"), ReviewStepRule("above", "复审")),
+    central_unit_steps=(ReviewStepRule("unit", "初审"),),
+    article="学时管理办法第十四条",
+)
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """One region's rules, applying from ``year`` to ``until`` (or until a newer version of the region)."""
@@ -170,6 +209,7 @@ class RuleSet:
     caps: tuple[Cap, ...]
     deferral: Deferral | None = None
     transfers: TransferRules | None = None
+    review: ReviewChain = DEFAULT_REVIEW
 
     def caps_for(self, kind_id: str) -> tuple[Cap, ...]:
         """Return the caps on a kind: per declaration first, then per day, then per year, each in file order."""

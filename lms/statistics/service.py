@@ -109,7 +109,7 @@ def source_label(source: str) -> str:
         kind = source.split(":", 1)[1]
         labels = {rule_set.kinds[kind].label for rule_set in default_rule_sets().values() if kind in rule_set.kinds}
         return f"学时申报（{'、'.join(sorted(labels)) or kind}）"
-    return {"course": "网络课程", "adjustment": "更正与作废"}.get(source, source)
+    return {"course": "网络课程", "adjustment": "更正与作废", "training": "培训申报（名单）"}.get(source, source)
 
 
 # ------------------------------------------------------------------------------------------------ scope

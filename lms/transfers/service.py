@@ -8,7 +8,7 @@ province (调出省外) is transferred out at once: their account is disabled, t
 
 On confirmation the person's tallies move and the person belongs to the new unit from that moment:
 the ledger, certificates and history are the person's and stay as they are, and declarations already in review
-keep the reviewing organisations fixed on them at submission (``Declaration.first_org_id`` / ``second_org_id``).
+keep the reviewing organisations fixed on them at submission (``Declaration.review_steps``).
 Every step writes an audit row. Callers commit; a refusal raises before anything changed.
 """
 

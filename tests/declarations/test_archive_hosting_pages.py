@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from lms.core.idcard import make_id_number
 from lms.declarations import service
-from lms.declarations.models import ArchiveHosting, Declaration, DeclarationStatus, ReviewStep
+from lms.declarations.models import ArchiveHosting, Declaration, DeclarationStatus
 from lms.extensions import db
 from lms.orgs.models import Org, OrgKind
 from tests.conftest import csrf_token, make_org, make_user
@@ -67,25 +67,26 @@ def test_a_hosted_persons_declaration_goes_to_the_agency_first_until_the_registr
     assert f"已登记 {learner.name}（{learner.masked_id_number}）的档案由本机构托管" in page
     assert learner.name in page and tree.unit_a.name in page and learner.id_number not in page
     assert hostings() == [(learner.id, agency.id)]
-    assert service.review_orgs(learner) == (agency, tree.dept_b)
+    assert service.review_orgs(learner) == (agency, tree.dept_b, tree.county)
 
     declaration_id = declared_id(declare(client_for(app, learner), facts=PAPER))
     declaration = db.session.get(Declaration, declaration_id)
-    assert (declaration.first_org_id, declaration.second_org_id) == (agency.id, tree.dept_b.id)
+    assert [step.org_id for step in declaration.review_steps] == [agency.id, tree.dept_b.id, tree.county.id]
     assert decide(client_for(app, tree.admins["unit_a"]), declaration_id, "approve").status_code == 404
     assert decide(client, declaration_id, "approve").status_code == 302
     assert decide(client_for(app, tree.admins["dept_b"]), declaration_id, "approve").status_code == 302
+    assert decide(client_for(app, tree.admins["county"]), declaration_id, "approve").status_code == 302
     assert db.session.get(Declaration, declaration_id).status == DeclarationStatus.FILED
 
     [hosting_id] = db.session.scalars(sa.select(ArchiveHosting.id)).all()
     assert remove(client, hosting_id).status_code == 302
     assert f"已移除 {learner.name} 的档案托管登记" in client.get(PAGE).get_data(as_text=True)
     assert hostings() == []
-    assert service.review_orgs(learner) == (tree.unit_a, tree.dept_a)
+    assert service.review_orgs(learner) == (tree.unit_a, tree.dept_a, tree.city)
     later = declared_id(declare(client_for(app, learner), title="第二次会议", start="2026-06-01",
                                 end="2026-06-02", facts=PAPER))
     declaration = db.session.get(Declaration, later)
-    assert (declaration.first_org_id, declaration.step) == (tree.unit_a.id, ReviewStep.FIRST)
+    assert (declaration.first_org_id, declaration.step_index) == (tree.unit_a.id, 0)
 
 
 def _unregistered_id_number() -> str:

@@ -60,6 +60,7 @@ def test_the_conference_scenario_in_the_browser(app, tree, browser):
 
         _approve(_page_of(browser, url, tree.admins["unit_a"]), url, "全国计算机学术年会")
         _approve(_page_of(browser, url, tree.admins["dept_a"]), url, "全国计算机学术年会")
+        _approve(_page_of(browser, url, tree.admins["city"]), url, "全国计算机学术年会")
 
         learner.goto(f"{url}/my/hours/2026")
         professional = learner.inner_text("[data-category=professional] .hours")
@@ -71,6 +72,7 @@ def test_the_conference_scenario_in_the_browser(app, tree, browser):
                                        facts={"presented_paper": True}, uploads=[(io.BytesIO(PDF), "通知.pdf")])
         service.decide(tree.admins["unit_a"], second.id, "approve", None)
         service.decide(tree.admins["dept_a"], second.id, "approve", None)
+        service.decide(tree.admins["city"], second.id, "approve", None)
         db.session.commit()
 
         _declare_conference(learner, url, "第三次会议", "2026-07-01", "2026-07-02")

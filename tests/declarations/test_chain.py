@@ -1,4 +1,4 @@
-"""The 第十四条 chain through the pages: learner declares, unit first review, department second review, filed."""
+"""The hubei-2026 chain through the pages: learner declares, 单位审核, 主管部门审查, 人社部门审验, filed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from lms.courses.models import Category
 from lms.declarations import service
-from lms.declarations.models import Declaration, DeclarationDecision, DeclarationStatus, ReviewStep
+from lms.declarations.models import Declaration, DeclarationDecision, DeclarationStatus
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.ledger.models import LedgerEntry, SourceType
@@ -22,7 +22,7 @@ def _professional(user) -> Decimal:
     return ledger.balances(user.id, 2026)[Category.PROFESSIONAL]
 
 
-def test_a_conference_with_a_paper_passes_unit_and_department_and_posts_12_professional_hours(app, tree):
+def test_a_conference_with_a_paper_passes_unit_department_and_bureau_and_posts_12_professional_hours(app, tree):
     learner = client_for(app, tree.learner_a)
     response = declare(learner, facts=PAPER)
     declaration_id = declared_id(response)
@@ -32,11 +32,14 @@ def test_a_conference_with_a_paper_passes_unit_and_department_and_posts_12_profe
     unit = client_for(app, tree.admins["unit_a"])
     assert decide(unit, declaration_id, "approve").status_code == 302
     declaration = db.session.get(Declaration, declaration_id)
-    assert (declaration.status, declaration.step) == (DeclarationStatus.PENDING, ReviewStep.SECOND)
+    assert (declaration.status, declaration.step_index) == (DeclarationStatus.PENDING, 1)
     assert _professional(tree.learner_a) == 0  # nothing is credited before the chain ends
 
     department = client_for(app, tree.admins["dept_a"])
     assert decide(department, declaration_id, "approve").status_code == 302
+    assert (db.session.get(Declaration, declaration_id).step_index, _professional(tree.learner_a)) == (2, 0)
+    bureau = client_for(app, tree.admins["city"])
+    assert decide(bureau, declaration_id, "approve").status_code == 302
     declaration = db.session.get(Declaration, declaration_id)
     assert declaration.status == DeclarationStatus.FILED and declaration.final_hours == 12
     [entry] = db.session.scalars(sa.select(LedgerEntry).where(LedgerEntry.user_id == tree.learner_a.id)).all()
@@ -49,18 +52,22 @@ def test_a_conference_with_a_paper_passes_unit_and_department_and_posts_12_profe
     yearly = learner.get("/my/hours/2026").get_data(as_text=True)  # the ledger's yearly page
     assert "学时申报：全国学术年会" in yearly and re.search(r'class="hours">12(\.0)?<', yearly)
     history = learner.get(f"/declarations/{declaration_id}").get_data(as_text=True)
-    for who in (tree.admins["unit_a"].name, tree.admins["dept_a"].name):
+    for who in (tree.admins["unit_a"].name, tree.admins["dept_a"].name, tree.admins["city"].name):
         assert who in history
-    assert history.count("审核通过") == 2 and "备案并入账" in history
+    assert history.count("审核通过") == 3 and "备案并入账" in history
+    for step in ("单位审核", "主管部门审查", "人社部门审验"):
+        assert step in history
 
 
 def test_a_third_conference_gets_only_the_6_hours_left_under_the_30_hour_cap_and_says_so(app, tree):
     learner = client_for(app, tree.learner_a)
     unit, department = client_for(app, tree.admins["unit_a"]), client_for(app, tree.admins["dept_a"])
+    bureau = client_for(app, tree.admins["city"])
     first = declared_id(declare(learner, title="会议一", facts=PAPER))
     second = declared_id(declare(learner, title="会议二", start="2026-06-01", end="2026-06-02", facts=PAPER))
     assert decide_batch(unit, [first, second], "approve").status_code == 302  # batch approval
     assert decide_batch(department, [first, second], "approve").status_code == 302
+    assert decide_batch(bureau, [first, second], "approve").status_code == 302
     assert _professional(tree.learner_a) == 24
 
     response = declare(learner, title="会议三", start="2026-07-01", end="2026-07-02", facts=PAPER)
@@ -72,6 +79,7 @@ def test_a_third_conference_gets_only_the_6_hours_left_under_the_30_hour_cap_and
 
     decide(unit, third, "approve")
     decide(department, third, "approve")
+    decide(bureau, third, "approve")
     assert _professional(tree.learner_a) == 30
     assert db.session.get(Declaration, third).final_hours == 6
 
@@ -79,10 +87,12 @@ def test_a_third_conference_gets_only_the_6_hours_left_under_the_30_hour_cap_and
 def test_the_final_approval_recomputes_with_the_year_as_it_is_then_and_shows_both(app, tree):
     learner = client_for(app, tree.learner_a)
     unit, department = client_for(app, tree.admins["unit_a"]), client_for(app, tree.admins["dept_a"])
+    bureau = client_for(app, tree.admins["city"])
     ids = [declared_id(declare(learner, title=f"会议{n}", facts=PAPER)) for n in range(3)]
     assert [db.session.get(Declaration, i).hours for i in ids] == [12, 12, 12]  # none credited yet
     decide_batch(unit, ids, "approve")
     decide_batch(department, ids, "approve")
+    decide_batch(bureau, ids, "approve")
     assert [db.session.get(Declaration, i).final_hours for i in ids] == [12, 12, 6]
     assert _professional(tree.learner_a) == 30
     page = learner.get(f"/declarations/{ids[2]}").get_data(as_text=True)
@@ -111,10 +121,11 @@ def test_sent_back_for_evidence_the_learner_adds_files_and_the_chain_resumes_at_
     learner = client_for(app, tree.learner_a)
     declaration_id = declared_id(declare(learner, facts=PAPER))
     unit, department = client_for(app, tree.admins["unit_a"]), client_for(app, tree.admins["dept_a"])
+    bureau = client_for(app, tree.admins["city"])
     decide(unit, declaration_id, "approve")
     assert decide(department, declaration_id, "return", "请补充论文报告的会议日程").status_code == 302
     declaration = db.session.get(Declaration, declaration_id)
-    assert (declaration.status, declaration.step) == (DeclarationStatus.RETURNED, ReviewStep.SECOND)
+    assert (declaration.status, declaration.step_index) == (DeclarationStatus.RETURNED, 1)
     page = learner.get(f"/declarations/{declaration_id}").get_data(as_text=True)
     assert "请补充论文报告的会议日程" in page and "补充材料并重新提交" in page
 
@@ -128,13 +139,14 @@ def test_sent_back_for_evidence_the_learner_adds_files_and_the_chain_resumes_at_
         "evidence": [(io.BytesIO(png_bytes()), "日程.png"), (io.BytesIO(PDF), "回执.pdf")]})
     assert response.status_code == 302
     declaration = db.session.get(Declaration, declaration_id)
-    assert (declaration.status, declaration.step) == (DeclarationStatus.PENDING, ReviewStep.SECOND)
+    assert (declaration.status, declaration.step_index) == (DeclarationStatus.PENDING, 1)
     assert len(declaration.evidence) == 3
     assert decide(department, declaration_id, "approve").status_code == 302
+    assert decide(bureau, declaration_id, "approve").status_code == 302
     assert _professional(tree.learner_a) == 12
     actions = [d.action.value for d in db.session.scalars(sa.select(DeclarationDecision).where(
         DeclarationDecision.declaration_id == declaration_id).order_by(DeclarationDecision.id))]
-    assert actions == ["submitted", "approved", "returned", "resubmitted", "approved", "filed"]
+    assert actions == ["submitted", "approved", "returned", "resubmitted", "approved", "approved", "filed"]
 
 
 def test_reviewers_outside_the_subtree_are_refused_and_change_nothing(app, tree):
@@ -149,12 +161,11 @@ def test_reviewers_outside_the_subtree_are_refused_and_change_nothing(app, tree)
     # Inside the subtree but not this step's reviewer: the department cannot skip the unit's first review.
     department = client_for(app, tree.admins["dept_a"])
     early = decide(department, declaration_id, "approve")
-    assert early.status_code == 403 and "初审" in early.get_data(as_text=True)
+    assert early.status_code == 403 and "单位审核" in early.get_data(as_text=True)
     other_learner = client_for(app, tree.learner_b)
     assert other_learner.get(f"/declarations/{declaration_id}").status_code == 404
     declaration = db.session.get(Declaration, declaration_id)
-    assert (declaration.status, declaration.step, declaration.version) == (
-        DeclarationStatus.PENDING, ReviewStep.FIRST, 1)
+    assert (declaration.status, declaration.step_index, declaration.version) == (DeclarationStatus.PENDING, 0, 1)
     assert len(declaration.decisions) == 1
 
 
@@ -164,7 +175,7 @@ def test_a_batch_with_one_refused_declaration_decides_none(app, tree):
     unit = client_for(app, tree.admins["unit_a"])
     response = decide_batch(unit, [mine, theirs], "approve")
     assert response.status_code == 404 and "未处理任何申报" in response.get_data(as_text=True)
-    assert db.session.get(Declaration, mine).step == ReviewStep.FIRST
+    assert db.session.get(Declaration, mine).step_index == 0
 
 
 def test_two_decisions_on_one_step_cannot_both_win(app, tree):
@@ -182,7 +193,7 @@ def test_two_decisions_on_one_step_cannot_both_win(app, tree):
     else:
         raise AssertionError("a stale decision was accepted")
     db.session.rollback()
-    assert db.session.get(Declaration, declaration_id).step == ReviewStep.FIRST
+    assert db.session.get(Declaration, declaration_id).step_index == 0
 
 
 def test_a_person_under_hunan_rules_gets_the_hunan_kinds(app, tree):
@@ -223,11 +234,13 @@ def test_bad_facts_are_refused_with_the_rule_sets_message_and_nothing_is_kept(ap
 def test_the_8_hours_a_day_cap_counts_days_already_filed_by_another_declaration(app, tree):
     learner = client_for(app, tree.learner_a)
     unit, department = client_for(app, tree.admins["unit_a"]), client_for(app, tree.admins["dept_a"])
+    bureau = client_for(app, tree.admins["city"])
     training = {"travel_days": "0", "hours": "16", "category": "professional"}
     first = declared_id(declare(learner, "org_training", title="研修班", start="2026-04-01", end="2026-04-02",
                                 facts=training))
     decide(unit, first, "approve")
     decide(department, first, "approve")
+    decide(bureau, first, "approve")
     assert db.session.get(Declaration, first).final_outcome["by_day"] == {"2026-04-01": "8.0", "2026-04-02": "8.0"}
     # A second course on the same two days plus one more day earns only the third day's 8 hours.
     response = declare(learner, "org_training", title="同期培训", start="2026-04-01", end="2026-04-03",

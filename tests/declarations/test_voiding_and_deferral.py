@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from lms.core.errors import Conflict, InvalidInput, NotAllowed
 from lms.courses.models import Category
 from lms.declarations import service
-from lms.declarations.models import Declaration, DeclarationStatus, Deferral, ReviewStep
+from lms.declarations.models import Declaration, DeclarationStatus, Deferral
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.ledger.models import AdjustmentKind, LedgerAdjustment, LedgerEntry
@@ -27,6 +27,7 @@ def _filed_conference(app, tree) -> int:
     declaration_id = declared_id(declare(learner, facts=PAPER))
     decide(client_for(app, tree.admins["unit_a"]), declaration_id, "approve")
     decide(client_for(app, tree.admins["dept_a"]), declaration_id, "approve")
+    decide(client_for(app, tree.admins["city"]), declaration_id, "approve")
     assert db.session.get(Declaration, declaration_id).status == DeclarationStatus.FILED
     return declaration_id
 
@@ -94,6 +95,7 @@ def test_a_deferral_lets_hours_earned_before_its_end_count_in_the_deferred_year(
     assert (declaration.year, declaration.deferral_id) == (2026, deferral.id)
     service.decide(tree.admins["unit_a"], declaration.id, "approve", None)
     service.decide(tree.admins["dept_a"], declaration.id, "approve", None)
+    service.decide(tree.admins["city"], declaration.id, "approve", None)
     db.session.commit()
     [entry] = db.session.scalars(sa.select(LedgerEntry)).all()
     assert (entry.year, entry.earned_on, entry.hours) == (2026, dt.date(2027, 3, 1), 12)
@@ -120,12 +122,13 @@ def test_an_archive_hosted_person_is_first_reviewed_by_the_agency(app, tree):
         service.record_archive_hosting(tree.admins["unit_a"], tree.learner_a, agency)
     service.record_archive_hosting(agency_admin, tree.learner_a, agency)
     db.session.commit()
-    assert service.review_orgs(tree.learner_a) == (agency, tree.dept_b)
+    assert service.review_orgs(tree.learner_a) == (agency, tree.dept_b, tree.county)
 
     declaration_id = declared_id(declare(client_for(app, tree.learner_a), facts=PAPER))
     assert decide(client_for(app, tree.admins["unit_a"]), declaration_id, "approve").status_code == 404
     assert decide(client_for(app, agency_admin), declaration_id, "approve").status_code == 302
     assert decide(client_for(app, tree.admins["dept_b"]), declaration_id, "approve").status_code == 302
+    assert decide(client_for(app, tree.admins["county"]), declaration_id, "approve").status_code == 302
     assert ledger.balances(tree.learner_a.id, 2026)[Category.PROFESSIONAL] == 12
 
 
@@ -136,8 +139,8 @@ def test_a_central_unit_reviews_its_own_peoples_hours_with_no_second_review(app,
     person, admin = make_user(central, service.Role.LEARNER), make_user(central, login="central_admin")
     declaration_id = declared_id(declare(client_for(app, person), facts=PAPER))
     declaration = db.session.get(Declaration, declaration_id)
-    assert (declaration.first_org_id, declaration.second_org_id, declaration.step) == (central.id, None,
-                                                                                        ReviewStep.FIRST)
+    assert (declaration.first_org_id, declaration.step_index) == (central.id, 0)
+    assert [(step.org_id, step.label) for step in declaration.review_steps] == [(central.id, "本单位审核")]
     assert decide(client_for(app, admin), declaration_id, "approve").status_code == 302
     assert db.session.get(Declaration, declaration_id).status == DeclarationStatus.FILED
     assert ledger.balances(person.id, 2026)[Category.PROFESSIONAL] == 12
@@ -147,6 +150,6 @@ def test_filing_twice_posts_once(app, tree):
     declaration_id = _filed_conference(app, tree)
     declaration = db.session.get(Declaration, declaration_id)
     with pytest.raises(Conflict):
-        service.decide(tree.admins["dept_a"], declaration.id, "approve", None)
+        service.decide(tree.admins["city"], declaration.id, "approve", None)
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) == 1

@@ -176,7 +176,7 @@ def test_a_unit_becomes_an_archive_agency_or_a_central_unit_but_not_both(app, tr
     db.session.rollback()
     unit = db.session.get(Org, tree.unit_a.id)
     assert (unit.archive_agency, unit.reviews_own_hours) == (False, True)
-    assert declarations.review_orgs(tree.learner_a) == (unit, None)
+    assert declarations.review_orgs(tree.learner_a) == (unit,)
 
 
 def test_an_agency_still_hosting_archives_cannot_be_unflagged(app, tree):
@@ -208,6 +208,7 @@ def test_a_region_change_waits_until_the_declarations_under_review_below_are_dec
 
     decide(client_for(app, tree.admins["unit_a"]), declaration_id, "approve")
     decide(client_for(app, tree.admins["dept_a"]), declaration_id, "approve")
+    decide(city, declaration_id, "approve")
     assert db.session.get(Declaration, declaration_id).status == DeclarationStatus.FILED
     assert save(city, tree.dept_a, region="hunan").status_code == 302
     assert ledger.rule_set_of(tree.learner_a, 2026).id == "hunan-2026"

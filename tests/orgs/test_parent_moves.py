@@ -11,7 +11,7 @@ from lms.audit.models import AuditEntry
 from lms.certificates import service as certificates
 from lms.core.db import utcnow
 from lms.declarations import service as declarations
-from lms.declarations.models import Declaration, DeclarationStatus, ReviewStep
+from lms.declarations.models import Declaration, DeclarationStatus
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.orgs import moves
@@ -238,18 +238,20 @@ def test_declarations_in_review_finish_with_their_reviewers_and_new_ones_go_the_
     assert decide(client_for(app, tree.admins["unit_a"]), in_review, "approve").status_code in (302, 303)
     db.session.expire_all()
     declaration = db.session.get(Declaration, in_review)
-    assert (declaration.step, declaration.second_org_id) == (ReviewStep.SECOND, tree.dept_a.id)
+    assert declaration.step_index == 1
+    assert [step.org_id for step in declaration.review_steps] == [tree.unit_a.id, tree.dept_a.id, tree.city.id]
     dept_a, dept_b = (db.session.get(User, tree.admins[k].id) for k in ("dept_a", "dept_b"))
     assert [d.id for d in declarations.review_queue(dept_a)] == [in_review]
     assert declarations.review_queue(dept_b) == []
     assert decide(client_for(app, tree.admins["dept_a"]), in_review, "approve").status_code in (302, 303)
+    assert decide(client_for(app, tree.admins["city"]), in_review, "approve").status_code in (302, 303)
     db.session.expire_all()
     assert db.session.get(Declaration, in_review).status == DeclarationStatus.FILED
 
     fresh = declared_id(declare(learner_page, title="第二次学术年会", facts={"presented_paper": "y"}))
     db.session.expire_all()
-    assert (db.session.get(Declaration, fresh).first_org_id, db.session.get(Declaration, fresh).second_org_id) == (
-        tree.unit_a.id, tree.dept_b.id)
+    assert [step.org_id for step in db.session.get(Declaration, fresh).review_steps] == [
+        tree.unit_a.id, tree.dept_b.id, tree.county.id]
 
 
 def test_the_pages_request_a_move_and_both_parents_approve_it(app, tree):

@@ -9,7 +9,7 @@ from lms.audit.models import AuditEntry
 from lms.certificates import service as certificates
 from lms.core.db import utcnow
 from lms.declarations import service as declarations
-from lms.declarations.models import Declaration, ReviewStep
+from lms.declarations.models import Declaration
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.orgs.models import AdminRole, OrgAdmin, OrgKind, ReviewStatus
@@ -216,8 +216,8 @@ def test_a_declaration_in_review_finishes_with_the_reviewers_fixed_at_submission
     assert response.status_code in (302, 303)
     db.session.expire_all()
     declaration = db.session.get(Declaration, declaration_id)
-    assert (declaration.first_org_id, declaration.step, declaration.second_org_id) == (
-        tree.unit_a.id, ReviewStep.SECOND, tree.dept_a.id)
+    assert (declaration.first_org_id, declaration.step_index) == (tree.unit_a.id, 1)
+    assert [step.org_id for step in declaration.review_steps] == [tree.unit_a.id, tree.dept_a.id, tree.city.id]
     dept_a = db.session.get(User, tree.admins["dept_a"].id)
     assert [d.id for d in declarations.review_queue(dept_a)] == [declaration_id]
     assert declarations.review_queue(db.session.get(User, tree.admins["dept_b"].id)) == []

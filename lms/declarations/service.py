@@ -27,6 +27,7 @@ from lms.core.queues import ListFilters
 from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Category
 from lms.declarations import evidence
+from lms.declarations import materials as named_materials
 from lms.declarations.models import (
     ArchiveHosting,
     DecisionAction,
@@ -44,7 +45,7 @@ from lms.ledger.models import AdjustmentKind, SourceType
 from lms.orgs.access import admin_org, has_permission, require, scope_org, within_scope
 from lms.orgs.models import HR_KINDS, Org, OrgKind
 from lms.orgs.permissions import Permission
-from lms.rules import CreditedThisYear, Outcome, RuleSet, compute
+from lms.rules import CreditedThisYear, Outcome, RuleSet, compute, default_rule_sets
 from lms.rules.model import Kind
 
 MAX_TITLE_CHARS = 200
@@ -372,12 +373,17 @@ def deferral_state(deferral: Deferral, today: dt.date | None = None) -> Deferral
 
 
 Upload = tuple[BinaryIO, str | None]
+Materials = Mapping[str, list[Upload]]
 
 
 def submit(user: User, *, kind_id: str | None, title: Any, start_date: Any, end_date: Any, year: Any,
-           facts: Mapping[str, Any], uploads: list[Upload], today: dt.date | None = None,
-           ) -> tuple[Declaration, list[str]]:
-    """Declare off-platform hours with evidence; return the declaration and the storage keys written."""
+           facts: Mapping[str, Any], uploads: list[Upload], materials: Materials | None = None,
+           today: dt.date | None = None) -> tuple[Declaration, list[str]]:
+    """Declare off-platform hours with evidence; return the declaration and the storage keys written.
+
+    ``materials`` holds the files of each material the kind names (the rule set's ``materials.items``): a
+    declaration without every required one is refused, naming it. ``uploads`` are any other files.
+    """
     today = today or ledger.china_today()
     if user.role != Role.LEARNER or not user.is_approved:
         raise NotAllowed("只有已通过审核的专业技术人员可以申报学时。")
@@ -417,9 +423,11 @@ def submit(user: User, *, kind_id: str | None, title: Any, start_date: Any, end_
     if outcome.hours <= 0:
         why = outcome.not_credited_reason or "；".join(cut.message for cut in outcome.cuts) or outcome.basis
         raise InvalidInput({"facts": f"按所填情况本次可认定 0 学时：{why}。"})
-    checked = evidence.check_files(uploads, 0, evidence.EvidenceSettings.current(), required=True)
-    first, second = review_orgs(user)
     kind = rule_set.kinds[kind_id]
+    materials = {key: files for key, files in (materials or {}).items() if files}
+    named_materials.check_named(kind, facts, materials)
+    checked = _check_uploads(uploads, materials, already=0, required=kind.materials is None)
+    first, second = review_orgs(user)
     declaration = Declaration(
         user_id=user.id, year=target_year, rule_set_id=rule_set.id, kind=kind.id, kind_label=kind.label[:200],
         title=title_text, start_date=start, end_date=end, facts=_jsonable(facts), status=DeclarationStatus.PENDING,
@@ -433,29 +441,47 @@ def submit(user: User, *, kind_id: str | None, title: Any, start_date: Any, end_
     return declaration, _store_files(declaration, user, checked)
 
 
-def resubmit(user: User, declaration_id: int, uploads: list[Upload], note: Any) -> tuple[Declaration, list[str]]:
-    """Add evidence to a declaration sent back and resubmit it to the step that sent it back."""
+def resubmit(user: User, declaration_id: int, uploads: list[Upload], note: Any,
+             materials: Materials | None = None) -> tuple[Declaration, list[str]]:
+    """Add evidence (in the kind's material slots or as other files) to a declaration sent back and resubmit it
+    to the step that sent it back."""
     declaration = declaration_for(user, declaration_id)
     if declaration.user_id != user.id:
         raise NotAllowed("只有申报人本人可以补充材料。")
     if declaration.status != DeclarationStatus.RETURNED:
         raise Conflict("该申报不在“退回补充材料”状态，不能重新提交。")
-    checked = evidence.check_files(uploads, len(declaration.evidence), evidence.EvidenceSettings.current(),
-                                   required=True)
+    materials = {key: files for key, files in (materials or {}).items() if files}
+    rule_set = default_rule_sets().get(declaration.rule_set_id)
+    kind = rule_set.kinds.get(declaration.kind) if rule_set else None
+    unknown = sorted(set(materials) - set(kind.materials.items if kind and kind.materials else {}))
+    if unknown:
+        raise InvalidInput({"evidence": f"此类申报没有这些材料项：{'、'.join(unknown)}。"})
+    checked = _check_uploads(uploads, materials, already=len(declaration.evidence), required=True)
     _transition(declaration, DeclarationStatus.RETURNED, status=DeclarationStatus.PENDING)
     _record(declaration, user, DecisionAction.RESUBMITTED, _reason(note, required=False))
     return declaration, _store_files(declaration, user, checked)
 
 
-def _store_files(declaration: Declaration, user: User, checked: list[evidence.CheckedFile]) -> list[str]:
+def _check_uploads(uploads: list[Upload], materials: Materials, already: int,
+                   required: bool) -> list[tuple[evidence.CheckedFile, str | None]]:
+    """Check every file of the request (named materials and others) against the limits, before storing any."""
+    tagged = [(upload, material) for material, files in materials.items() for upload in files]
+    tagged += [(upload, None) for upload in uploads]
+    checked = evidence.check_files([upload for upload, _material in tagged], already,
+                                   evidence.EvidenceSettings.current(), required=required)
+    return [(file, material) for file, (_upload, material) in zip(checked, tagged, strict=True)]
+
+
+def _store_files(declaration: Declaration, user: User,
+                 checked: list[tuple[evidence.CheckedFile, str | None]]) -> list[str]:
     rows = [DeclarationEvidence(declaration_id=declaration.id, key=evidence.new_key(declaration.id, f.extension),
                                 filename=f.filename, content_type=f.content_type, size_bytes=f.size,
-                                uploaded_by_id=user.id) for f in checked]
+                                material=material, uploaded_by_id=user.id) for f, material in checked]
     db.session.add_all(rows)
     db.session.flush()
     stored: list[str] = []
     try:
-        for row, file in zip(rows, checked, strict=True):
+        for row, (file, _material) in zip(rows, checked, strict=True):
             evidence.put(row.key, file)
             stored.append(row.key)
     except BaseException:

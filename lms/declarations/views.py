@@ -15,7 +15,7 @@ from lms.accounts.models import Role
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, NotFound, ServiceError
 from lms.core.queues import page_filters
-from lms.declarations import evidence, service
+from lms.declarations import evidence, materials, service
 from lms.declarations.forms import ArchiveHostingForm, CsrfForm, DeferralForm
 from lms.declarations.models import DeclarationEvidence
 from lms.extensions import csrf, db
@@ -39,17 +39,24 @@ def _check_csrf() -> None:
     csrf.protect()  # raises CSRFError, rendered as a Chinese page
 
 
-def _uploads() -> list[service.Upload]:
-    """Read the evidence files, with a request limit raised from the default for this one request."""
+def _uploads() -> tuple[list[service.Upload], dict[str, list[service.Upload]]]:
+    """Read the evidence files (other files, and those of each named material slot ``evidence-<material>``), with
+    a request limit raised from the default for this one request."""
     settings = evidence.EvidenceSettings.current()
     # Room for every allowed file and the form's other fields; anything larger is refused before it is read.
     request.max_content_length = settings.evidence_max_files * settings.evidence_max_bytes + 64 * 1024
     try:
         files = request.files.getlist("evidence")
+        named = {field.removeprefix(materials.FIELD_PREFIX): request.files.getlist(field)
+                 for field in request.files if field.startswith(materials.FIELD_PREFIX)}
         _check_csrf()
     except RequestEntityTooLarge:
         raise InvalidInput({"evidence": f"上传内容超过上限：每份申报最多 {settings.evidence_max_files} 个文件，"
                                         f"每个不超过 {settings.max_size_text}。"}) from None
+    return _given(files), {material: _given(slot) for material, slot in named.items() if _given(slot)}
+
+
+def _given(files) -> list[service.Upload]:
     return [(file.stream, file.filename) for file in files if file and file.filename]
 
 
@@ -95,6 +102,7 @@ def _render_form(rule_set, kind, year: int, errors: dict | None = None, status: 
     settings = evidence.EvidenceSettings.current()
     return render_template("declarations/form.html", rule_set=rule_set, kind=kind, year=year,
                            fields=service.fact_fields(kind), form_data=_posted_fields(), errors=errors or {},
+                           slots=materials.form_slots(kind), material_hints=materials.form_hints(kind),
                            deferrals=deferrals, settings=settings, csrf_form=CsrfForm(formdata=None)), status
 
 
@@ -124,13 +132,13 @@ def create():
     rule_set = service.rule_set_for_person(current_user, year)
     kind = service.kind_of(rule_set, request.args.get("kind"))
     try:
-        uploads = _uploads()
+        uploads, named = _uploads()
         form = request.form
         start, end = service.parse_date(form.get("start_date")), service.parse_date(form.get("end_date"))
         declaration, keys = service.submit(
             current_user, kind_id=kind.id, title=form.get("title"), start_date=form.get("start_date"),
             end_date=form.get("end_date"), year=form.get("year"),
-            facts=service.facts_from_form(kind, form, start, end), uploads=uploads)
+            facts=service.facts_from_form(kind, form, start, end), uploads=uploads, materials=named)
         _commit_or_unstore(keys)
     except ServiceError as error:
         db.session.rollback()
@@ -163,7 +171,9 @@ def _change_on_detail_page(declaration_id: int, act):
 def resubmit(declaration_id: int):
     """Add the evidence a reviewer asked for and send the declaration back to that reviewer."""
     def act():
-        declaration, keys = service.resubmit(current_user, declaration_id, _uploads(), request.form.get("note"))
+        uploads, named = _uploads()
+        declaration, keys = service.resubmit(current_user, declaration_id, uploads, request.form.get("note"),
+                                             materials=named)
         _commit_or_unstore(keys)
         return declaration
 
@@ -208,6 +218,7 @@ def detail(declaration_id: int):
 def _render_detail(declaration_id: int, status: int = 200):
     declaration = service.declaration_for(current_user, declaration_id)
     return render_template("declarations/detail.html", d=declaration, facts=_fact_rows(declaration),
+                           checklist=materials.checklist(declaration),
                            is_owner=declaration.user_id == current_user.id,
                            may_decide=service.reviewer_of_step(current_user, declaration),
                            may_void=service.may_void(current_user, declaration),

@@ -17,7 +17,7 @@ from lms.ledger import service as ledger
 from lms.ledger.models import AdjustmentKind, LedgerAdjustment, LedgerEntry
 from lms.orgs.models import OrgKind
 from tests.conftest import csrf_token, make_org, make_user
-from tests.declarations import PDF, client_for, decide, declare, declared_id
+from tests.declarations import client_for, conference_facts, conference_materials, decide, declare, declared_id
 
 PAPER = {"presented_paper": "y"}
 
@@ -86,8 +86,8 @@ def test_a_deferral_lets_hours_earned_before_its_end_count_in_the_deferred_year(
     assert "2026 年度（病）：顺延补学中" in client_for(app, tree.learner_a).get("/declarations").get_data(as_text=True)
 
     learner, march = tree.learner_a, dt.date(2027, 3, 10)
-    kwargs = dict(kind_id="conference", title="补学会议", start_date="2027-03-01", facts={"presented_paper": True},
-                  uploads=[(__import__("io").BytesIO(PDF), "通知.pdf")])
+    kwargs = dict(kind_id="conference", title="补学会议", start_date="2027-03-01", facts=conference_facts(True),
+                  uploads=[], materials=conference_materials(True))
     with pytest.raises(InvalidInput, match="第十八条"):
         service.submit(learner, end_date="2027-03-01", year="2025", today=march, **kwargs)
     declaration, _keys = service.submit(learner, end_date="2027-03-01", year="2026", today=march, **kwargs)
@@ -98,7 +98,7 @@ def test_a_deferral_lets_hours_earned_before_its_end_count_in_the_deferred_year(
     [entry] = db.session.scalars(sa.select(LedgerEntry)).all()
     assert (entry.year, entry.earned_on, entry.hours) == (2026, dt.date(2027, 3, 1), 12)
 
-    kwargs["uploads"] = [(__import__("io").BytesIO(PDF), "通知.pdf")]
+    kwargs["materials"] = conference_materials(True)
     with pytest.raises(InvalidInput, match="顺延截止日期前"):
         service.submit(learner, end_date="2027-07-01", year="2026", today=dt.date(2027, 7, 2), **kwargs)
     # Without the deferred year the same hours count where they were earned (第十八条).

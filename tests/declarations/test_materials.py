@@ -43,7 +43,8 @@ REFUSALS = [
                  "第十一条（三）只认定省级以上学术会议，市（州）级及以下的会议不予认定", id="city-level conference"),
     pytest.param("org_training", {"organiser": "other", "hours": "6", "travel_days": "0", "category": "professional"},
                  {"attendance_proof": [("结业证书.pdf", PDF)]},
-                 "第十一条（一）只认定由各级组织部门、人力资源社会保障部门、行业主管部门举办的", id="training by others"),
+                 "第十一条（一）只认定由各级组织部门、人力资源社会保障部门、行业主管部门举办的",
+                 id="training by others"),
 ]
 
 

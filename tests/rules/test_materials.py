@@ -59,7 +59,8 @@ MATERIALS = [
     case("hunan training with notice only lacks the certificate of option (2)", HUNAN, "training_or_meeting",
          meeting("training"), ["notice"], ["结业证书"]),
     case("hunan training with only a certificate lacks the notice slot", HUNAN, "training_or_meeting",
-         meeting("training"), ["certificate"], ["培训通知（或培训签到表（或其他签到形式）、培训课程表（或培训日程安排）之一）"]),
+         meeting("training"), ["certificate"],
+         ["培训通知（或培训签到表（或其他签到形式）、培训课程表（或培训日程安排）之一）"]),
     # 一.2 practice, 一.4 meetings: the activity chooses the list; a meeting's files do not make a training complete.
     case("hunan practice with notice and dispatch order is complete", HUNAN, "training_or_meeting",
          meeting("practice"), ["practice_notice", "dispatch"]),

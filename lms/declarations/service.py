@@ -26,6 +26,7 @@ from lms.core.idcard import id_number_problem, normalise_id_number
 from lms.core.queues import ListFilters
 from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Category
+from lms.declarations import deferrals as deferral_rules
 from lms.declarations import evidence
 from lms.declarations import materials as named_materials
 from lms.declarations.models import (
@@ -53,6 +54,7 @@ MAX_REASON_CHARS = 500
 EARLIEST_YEAR = 2000
 ZERO = Decimal("0.0")
 _ID_LIST = re.compile(r"^\d{1,9}$")
+Upload = tuple[BinaryIO, str | None]
 
 
 class Decision:
@@ -306,8 +308,12 @@ def latest_deferral_end(year: int, rule_set: RuleSet) -> dt.date:
 
 
 def grant_deferral(actor: User, learner_id: Any, year: Any, reason_kind: Any, reason: Any, ends_on: Any,
-                   today: dt.date | None = None) -> Deferral:
-    """第十七条: the unit certifies illness, injury or pregnancy and lets the year be completed until ``ends_on``."""
+                   today: dt.date | None = None, attachment: Upload | None = None) -> Deferral:
+    """第十七条: the unit certifies illness, injury, pregnancy or, where the rule set keeps the list open, another
+    special reason (with its certificate attached), and lets the year be completed until ``ends_on``.
+
+    An attachment is stored under ``deferral.attachment_key``; the caller deletes it if the commit fails.
+    """
     today = today or ledger.china_today()
     unit = require(actor, Permission.GRANT_DEFERRALS, message="只有用人单位管理员可以办理顺延补学。")
     learner = db.session.get(User, _int(learner_id, "learner_id", "请选择人员。"))
@@ -318,7 +324,7 @@ def grant_deferral(actor: User, learner_id: Any, year: Any, reason_kind: Any, re
     if not EARLIEST_YEAR <= year_value <= today.year:
         problems["year"] = f"年度应在 {EARLIEST_YEAR} 到 {today.year} 之间。"
     if reason_kind not in {r.value for r in DeferralReason}:
-        problems["reason_kind"] = "请选择原因：伤、病或孕（第十七条）。"
+        problems["reason_kind"] = "请选择原因：伤、病、孕或其他特殊原因（第十七条）。"
     reason_text = (reason or "").strip()
     if not reason_text:
         problems["reason"] = "请填写单位出具证明的情况说明。"
@@ -337,6 +343,7 @@ def grant_deferral(actor: User, learner_id: Any, year: Any, reason_kind: Any, re
         raise InvalidInput({"ends_on": f"顺延截止日期应在 {year_value}-12-31 之后、最晚 {latest.isoformat()}"
                                        f"（顺延期限最长不超过 {rule_set.deferral.max_months} 个月，"
                                        f"{rule_set.deferral.article}）。"})
+    checked = deferral_rules.check_attachment(rule_set, reason_kind, attachment)
     deferral = Deferral(user_id=learner.id, year=year_value, reason_kind=DeferralReason(reason_kind),
                         reason=reason_text, ends_on=end, granted_by_id=actor.id)
     try:
@@ -344,6 +351,8 @@ def grant_deferral(actor: User, learner_id: Any, year: Any, reason_kind: Any, re
             db.session.add(deferral)
     except sa.exc.IntegrityError:
         raise Conflict(f"{learner.name} {year_value} 年度已办理顺延补学。") from None
+    if checked is not None:
+        deferral_rules.store_attachment(deferral, checked)
     audit.record(actor, "deferral.grant", object_type="deferral", object_id=deferral.id,
                  label=f"{learner.name} {year_value} 年度", org=learner.org, reason=deferral.reason,
                  after={"ends_on": deferral.ends_on.isoformat()})
@@ -372,7 +381,6 @@ def deferral_state(deferral: Deferral, today: dt.date | None = None) -> Deferral
 # ------------------------------------------------------------------------------------------------ submitting
 
 
-Upload = tuple[BinaryIO, str | None]
 Materials = Mapping[str, list[Upload]]
 
 

@@ -15,6 +15,7 @@ from lms.accounts.models import Role
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, NotFound, ServiceError
 from lms.core.queues import page_filters
+from lms.declarations import deferrals as deferrals_service
 from lms.declarations import evidence, materials, service
 from lms.declarations.forms import ArchiveHostingForm, CsrfForm, DeferralForm
 from lms.declarations.models import DeclarationEvidence
@@ -87,7 +88,7 @@ def mine():
             continue
     deferrals = [(d, service.deferral_state(d, today)) for d in service.deferrals_of(current_user.id)]
     return render_template("declarations/mine.html", declarations=declarations,
-                           summaries=summaries, deferrals=deferrals)
+                           summaries=summaries, deferrals=deferrals, title_note=deferrals_service.title_note)
 
 
 def _form_year() -> int:
@@ -335,7 +336,13 @@ def void(declaration_id: int):
 @page_user(permission=Permission.GRANT_DEFERRALS)
 def deferrals():
     """第十七条: grant a learner of the unit a deferral; list the unit's deferrals and whether each year failed."""
-    form = DeferralForm()
+    # Room for the unit's certificate; the form is read only after the limit is raised.
+    request.max_content_length = evidence.EvidenceSettings.current().evidence_max_bytes + 64 * 1024
+    try:
+        form = DeferralForm()
+    except RequestEntityTooLarge:
+        flash(f"单位证明文件超过 {evidence.EvidenceSettings.current().max_size_text} 的上限。", "error")
+        return redirect(url_for("declarations.deferrals"))
     form.learner_id.choices = [("", "请选择")] + [(str(p.id), f"{p.name}（{p.masked_id_number}）")
                                                   for p in service.unit_learners(current_user)]
     status = 200
@@ -344,10 +351,12 @@ def deferrals():
             flash("页面已过期，请刷新后重试。", "error")
             return redirect(url_for("declarations.deferrals"))
         try:
+            upload = request.files.get("attachment")
+            attachment = (upload.stream, upload.filename) if upload and upload.filename else None
             deferral = service.grant_deferral(current_user, form.learner_id.data, form.year.data,
                                               form.reason_kind.data, form.reason.data,
-                                              form.ends_on.data)
-            db.session.commit()
+                                              form.ends_on.data, attachment=attachment)
+            _commit_or_unstore([deferral.attachment_key] if deferral.attachment_key else [])
         except ServiceError as error:
             db.session.rollback()
             for message in attach_errors(form, error) if isinstance(error, InvalidInput) else [error.message]:
@@ -361,8 +370,46 @@ def deferrals():
         form.year.data = str(ledger.china_today().year)
     today = ledger.china_today()
     rows = [(d, service.deferral_state(d, today)) for d in service.unit_deferrals(current_user)]
-    return render_template("declarations/deferrals.html", form=form, rows=rows,
-                           max_end=dt.date(today.year + 1, 12, 31)), status
+    return render_template("declarations/deferrals.html", form=form, rows=rows, csrf_form=CsrfForm(formdata=None),
+                           title_note=deferrals_service.title_note, max_end=dt.date(today.year + 1, 12, 31)), status
+
+
+@bp.post("/declarations/deferrals/<int:deferral_id>/title-extension")
+@page_user(permission=Permission.GRANT_DEFERRALS)
+def title_extension(deferral_id: int):
+    """第十七条: record on a failed deferred year that the person did not make it up without good reason."""
+    if not CsrfForm().validate_on_submit():
+        flash("页面已过期，请刷新后重试。", "error")
+        return redirect(url_for("declarations.deferrals"))
+    try:
+        deferral = deferrals_service.record_title_extension(current_user, deferral_id, request.form.get("reason"))
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        if isinstance(error, NotFound):
+            raise
+        flash(error.message, "error")
+        return redirect(url_for("declarations.deferrals"))
+    flash(f"已记录 {deferral.user.name} {deferral.year} 年度无正当理由未参加补学：申报职称时应延长相应年限。",
+          "success")
+    return redirect(url_for("declarations.deferrals"))
+
+
+@bp.get("/declarations/deferrals/<int:deferral_id>/attachment")
+@page_user()
+def deferral_attachment(deferral_id: int):
+    """The unit's certificate of a deferral, to the person, the unit and the reviewers above it only."""
+    deferral = deferrals_service.deferral_for_attachment(current_user, deferral_id)
+    chunks = evidence.stream(deferral.attachment_key)
+    first = next(chunks, b"")
+    response = Response(_chain(first, chunks), mimetype=deferral.attachment_content_type)
+    response.content_length = deferral.attachment_size
+    response.headers["Content-Disposition"] = _inline(deferral.attachment_filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    response.cache_control.private = True
+    response.cache_control.no_store = True
+    return response
 
 
 # ------------------------------------------------------------------------------------------------ archive hosting

@@ -73,7 +73,7 @@ def test_a_deferral_lets_hours_earned_before_its_end_count_in_the_deferred_year(
     too_late = unit.post(page, data={**form, "ends_on": "2028-01-01"})
     assert too_late.status_code == 422 and "最晚 2027-12-31" in too_late.get_data(as_text=True)
     no_reason = unit.post(page, data={**form, "reason_kind": "", "ends_on": "2027-06-30"})
-    assert no_reason.status_code == 422 and "伤、病或孕" in no_reason.get_data(as_text=True)
+    assert no_reason.status_code == 422 and "伤、病、孕或其他特殊原因" in no_reason.get_data(as_text=True)
     other_unit = client_for(app, tree.admins["unit_b"])
     other_form = {**form, "csrf_token": csrf_token(other_unit, page), "ends_on": "2027-06-30"}
     assert other_unit.post(page, data=other_form).status_code == 404

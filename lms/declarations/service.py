@@ -40,6 +40,7 @@ from lms.declarations.models import (
     DeferralReason,
     ReviewStep,
 )
+from lms.declarations.windows import check_window
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.ledger.models import AdjustmentKind, SourceType
@@ -427,6 +428,7 @@ def submit(user: User, *, kind_id: str | None, title: Any, start_date: Any, end_
     if ledger.is_year_voided(user.id, target_year):
         raise Conflict(f"{target_year} 年度的学时已因弄虚作假被取消（学时管理办法第二十一条），不能再申报。")
 
+    check_window(rule_set_for_person(user, target_year), target_year, today)
     rule_set, outcome = compute_outcome(user, target_year, kind_id, facts)
     if outcome.hours <= 0:
         why = outcome.not_credited_reason or "；".join(cut.message for cut in outcome.cuts) or outcome.basis

@@ -35,6 +35,7 @@ from lms.rules.model import (
     Table,
     TransferRules,
     When,
+    Window,
 )
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -89,7 +90,7 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
     """Check a parsed rule-set file and build its RuleSet; raise RuleSetError naming ``source`` and the entry."""
     top = _Where(source)
     _keys(top, data, required={"id", "region", "region_label", "year", "title", "requirement", "categories", "kinds"},
-          optional={"until", "caps", "deferral", "transfers"})
+          optional={"until", "caps", "deferral", "transfers", "windows"})
     region = _identifier(top.at("region"), data["region"])
     year = _integer(top.at("year"), data["year"], minimum=2000)
     rule_set_id = _text(top.at("id"), data["id"])
@@ -137,13 +138,34 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
         transfers = TransferRules(_integer(where.at("answer_within_days"), raw["answer_within_days"], minimum=1),
                                   _text(where.at("basis"), raw["basis"]))
 
+    windows = tuple(_window(top.at("windows", index), entry, year)
+                    for index, entry in enumerate(_array(top.at("windows"), data.get("windows", []))))
+
     return RuleSet(
         id=rule_set_id, region=region, region_label=_text(top.at("region_label"), data["region_label"]),
         year=year, until=until, title=_text(top.at("title"), data["title"]), total_hours=total,
         minutes_per_hour=minutes_per_hour, requirement_article=requirement_article,
         categories=categories, kinds=kinds, caps=caps, deferral=deferral,
-        transfers=transfers,
+        transfers=transfers, windows=windows,
     )
+
+
+def _window(where: _Where, raw: Any, year: int) -> Window:
+    raw = _table(where, raw)
+    _keys(where, raw, required={"years", "opens", "closes", "label", "article"})
+    years = _array(where.at("years"), raw["years"])
+    if len(years) != 2:
+        where.at("years").fail("应为 [起始年度, 截止年度]")
+    first, last = (_integer(where.at("years"), value, minimum=2000) for value in years)
+    if first > last:
+        where.at("years").fail(f"起始年度 {first} 晚于截止年度 {last}")
+    if last >= year:
+        where.at("years").fail(f"核认年度应早于规则集的年度 {year}（该年度起本规则集本身适用）")
+    opens, closes = _date(where.at("opens"), raw["opens"]), _date(where.at("closes"), raw["closes"])
+    if opens > closes:
+        where.at("closes").fail(f"核认截止日期 {closes} 早于开始日期 {opens}")
+    return Window(first, last, opens, closes, _text(where.at("label"), raw["label"]),
+                  _text(where.at("article"), raw["article"]))
 
 
 def _categories(where: _Where, raw: Any) -> dict[str, Category]:

@@ -208,6 +208,25 @@ class TransferRules:
 
 
 @dataclass(frozen=True)
+class Window:
+    """A 核认 window: declarations of hours earned in ``first_year``–``last_year`` are accepted from ``opens`` to
+    ``closes`` (both inclusive, dates in China time) under this rule set, although those years precede it."""
+
+    first_year: int
+    last_year: int
+    opens: dt.date
+    closes: dt.date
+    label: str
+    article: str
+
+    def covers(self, year: int) -> bool:
+        return self.first_year <= year <= self.last_year
+
+    def is_open(self, day: dt.date) -> bool:
+        return self.opens <= day <= self.closes
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """One region's rules, applying from ``year`` to ``until`` (or until a newer version of the region)."""
 
@@ -225,6 +244,7 @@ class RuleSet:
     caps: tuple[Cap, ...]
     deferral: Deferral | None = None
     transfers: TransferRules | None = None
+    windows: tuple[Window, ...] = ()
 
     def caps_for(self, kind_id: str) -> tuple[Cap, ...]:
         """Return the caps on a kind: per declaration first, then per day, then per year, each in file order."""
@@ -234,3 +254,7 @@ class RuleSet:
     def covers(self, year: int) -> bool:
         """Tell whether this version may apply to a year (a newer version of the region takes over)."""
         return year >= self.year and (self.until is None or year <= self.until)
+
+    def windows_for(self, year: int) -> tuple[Window, ...]:
+        """The 核认 windows through which this rule set takes declarations of an earlier year."""
+        return tuple(window for window in self.windows if window.covers(year))

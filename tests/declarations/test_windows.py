@@ -15,7 +15,8 @@ from lms.ledger.service import china_today
 from tests.declarations import PDF, client_for
 
 REFUSED = "2024 年度的学时只能在核认期限内申报"
-DATES = "2026年度参评高级职称继续教育学时核认：2021–2025 年度的学时，2026-05-25 至 2026-07-25 受理（湖南2026年继续教育通知二）"
+DATES = ("2026年度参评高级职称继续教育学时核认：2021–2025 年度的学时，2026-05-25 至 2026-07-25 受理"
+         "（湖南2026年继续教育通知二）")
 
 
 def _paper(learner, end_date: str, today: dt.date):

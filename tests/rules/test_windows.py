@@ -39,7 +39,8 @@ def test_the_hunan_window_runs_from_may_25_to_july_25_inclusive(day, open_):
     assert window.is_open(day) is open_
 
 
-WINDOW = '[[windows]]\nyears = [2021, 2025]\nopens = 2026-05-25\ncloses = 2026-07-25\nlabel = "核认"\narticle = "通知二"\n'
+WINDOW = ('[[windows]]\nyears = [2021, 2025]\nopens = 2026-05-25\ncloses = 2026-07-25\n'
+          'label = "核认"\narticle = "通知二"\n')
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [

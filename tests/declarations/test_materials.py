@@ -18,6 +18,12 @@ def _count(model) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
+def test_the_kind_list_names_each_kinds_materials_and_who_decides_the_category(app, tree):
+    kinds = client_for(app, tree.learner_a).get("/declarations/new?year=2026").get_data(as_text=True)
+    assert "所需材料：资格证书" in kinds and "所需材料：用人单位建立的学习档案（含本次培训）" in kinds
+    assert "学时管理办法第十一条（三） · 专业科目" in kinds and "学时管理办法第十一条（一） · 科目按内容选择" in kinds
+
+
 def test_the_form_asks_for_each_material_by_name(app, tree):
     learner = client_for(app, tree.learner_a)
     form = learner.get("/declarations/new?kind=conference&year=2026").get_data(as_text=True)

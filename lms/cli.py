@@ -36,6 +36,7 @@ def register_cli(app: Flask) -> None:
             seed_demo_declarations,
             seed_demo_held_attempt,
             seed_demo_held_session,
+            seed_demo_hunan,
             seed_demo_notices,
             seed_demo_person_change,
             seed_demo_quizzes,
@@ -56,6 +57,8 @@ def register_cli(app: Flask) -> None:
                                            for login in (logins[-1].login, "unit_admin", "dept_admin"))
         for title in seed_demo_declarations(learner, unit_admin, dept_admin):
             click.echo(f"  已备案申报：{title}")
+        for line in seed_demo_hunan():
+            click.echo(f"  {line}")
         for line in seed_demo_staff_progress(dept_admin):
             click.echo(f"  演示人员学时：{line}")
         transfer = seed_demo_transfer_request()

@@ -259,10 +259,11 @@ def seed_demo_declarations(learner: User, unit_admin: User, dept_admin: User) ->
     start = max(dt.date(year, 1, 5), today - dt.timedelta(days=30))
     filings = [
         dict(kind_id="qualification_exam", title="主治医师资格考试（合格）", start_date=str(start),
-             end_date=str(start), facts={}),
+             end_date=str(start), facts={}, materials={"certificate": "资格证书.png"}),
         dict(kind_id="org_training", title="全省卫生健康系统公需科目集中培训班",
              start_date=str(start + dt.timedelta(days=1)), end_date=str(start + dt.timedelta(days=4)),
-             facts={"hours": "29.8", "travel_days": "0", "category": "public"}),
+             facts={"hours": "29.8", "travel_days": "0", "category": "public", "organiser": "hr"},
+             materials={"attendance_proof": "结业证书.png"}),
     ]
     made = []
     for filing in filings:
@@ -273,8 +274,8 @@ def seed_demo_declarations(learner: User, unit_admin: User, dept_admin: User) ->
         form = {f"fact-{name}": value for name, value in filing.pop("facts").items()}
         facts = declarations.facts_from_form(kind, form, dt.date.fromisoformat(filing["start_date"]),
                                              dt.date.fromisoformat(filing["end_date"]))
-        evidence = [(_evidence_image("EVIDENCE"), "证明.png")]
-        declaration, _keys = declarations.submit(learner, year="", facts=facts, uploads=evidence, **filing)
+        named = {material: [(_evidence_image("EVIDENCE"), name)] for material, name in filing.pop("materials").items()}
+        declaration, _keys = declarations.submit(learner, year="", facts=facts, uploads=[], materials=named, **filing)
         for step in declaration.review_steps:  # hubei-2026: 单位审核, 主管部门审查, 人社部门审验
             declarations.decide(_super_admin_of(step.org_id), declaration.id, "approve", None)
         db.session.commit()
@@ -286,6 +287,15 @@ def seed_demo_declarations(learner: User, unit_admin: User, dept_admin: User) ->
 # verified position), a heartbeat about every 5 s.
 HELD_PLAYBACK = ((60, 1.0, False), (40, 2.0, False), (45, 1.0, True))
 HELD_USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0"
+
+
+def seed_demo_hunan() -> list[str]:
+    """A unit under Hunan's rules whose learner's 2024 paper was declared inside the 核认 window.
+
+    See ``lms/declarations/demo.py``."""
+    from lms.declarations.demo import seed_demo_hunan_window
+
+    return seed_demo_hunan_window(_org, _user, _evidence_image)
 
 
 def seed_demo_held_session(learner: User) -> str | None:

@@ -31,7 +31,7 @@ ACTION_LABELS = {
     "declaration.decide": "审核学时申报", "declaration.void": "认定弄虚作假",
     "training.declare": "申报培训及名单", "training.resubmit": "修改后重新提交培训申报",
     "training.decide": "审核培训申报",
-    "deferral.grant": "办理顺延补学",
+    "deferral.grant": "办理顺延补学", "deferral.title_extension": "记录无正当理由未参加补学",
     "transfer.start": "发起人员调出", "transfer.confirm": "确认调转", "transfer.refuse": "拒绝调入",
     "transfer.cancel": "撤回人员调出",
     "session.decide": "观看记录审核",

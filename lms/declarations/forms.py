@@ -18,7 +18,7 @@ class DeferralForm(FlaskForm):
     year = StringField("顺延的年度")
     reason_kind = SelectField("原因", choices=[("", "请选择")] + [(r.value, r.label) for r in DeferralReason],
                               validate_choice=False)
-    reason = TextAreaField("单位证明的情况说明")
+    reason = TextAreaField("单位证明的情况说明（其他特殊原因须写明是什么原因）")
     ends_on = StringField("顺延截止日期（如 2027-06-30；最长至该年度结束后 12 个月）")
 
 

@@ -55,10 +55,11 @@ class DeferralReason(enum.StrEnum):
     ILLNESS = "illness"
     INJURY = "injury"
     PREGNANCY = "pregnancy"
+    OTHER = "other"  # "伤、病、孕等": another special reason, explained and certified by an attached unit document
 
     @property
     def label(self) -> str:
-        return {"illness": "病", "injury": "伤", "pregnancy": "孕"}[self.value]
+        return {"illness": "病", "injury": "伤", "pregnancy": "孕", "other": "其他特殊原因"}[self.value]
 
 
 class Declaration(db.Model):
@@ -135,6 +136,8 @@ class DeclarationEvidence(db.Model):
     filename: Mapped[str] = mapped_column(sa.String(200))
     content_type: Mapped[str] = mapped_column(sa.String(40))
     size_bytes: Mapped[int]
+    # Which of the kind's required materials (rule set ``materials.items``) the file is; None: another file.
+    material: Mapped[str | None] = mapped_column(sa.String(40))
     uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -174,9 +177,19 @@ class Deferral(db.Model):
     ends_on: Mapped[dt.date]
     granted_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     granted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The unit's certificate (第十七条 "由所在单位出具证明"), required for a reason outside the text's list.
+    attachment_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    attachment_filename: Mapped[str | None] = mapped_column(sa.String(200))
+    attachment_content_type: Mapped[str | None] = mapped_column(sa.String(40))
+    attachment_size: Mapped[int | None]
+    # 第十七条 "无正当理由不参加补学的，用人单位应在其申报职称时延长相应年限": the unit records it on the failed year.
+    title_extension_reason: Mapped[str | None] = mapped_column(sa.Text)
+    title_extension_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    title_extension_at: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     granted_by: Mapped[User] = relationship(foreign_keys=[granted_by_id])
+    title_extension_by: Mapped[User | None] = relationship(foreign_keys=[title_extension_by_id])
 
     __table_args__ = (sa.UniqueConstraint("user_id", "year", name="uq_deferrals_user_year"),)
 

@@ -26,7 +26,9 @@ from lms.core.idcard import id_number_problem, normalise_id_number
 from lms.core.queues import ListFilters
 from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Category
+from lms.declarations import deferrals as deferral_rules
 from lms.declarations import evidence
+from lms.declarations import materials as named_materials
 from lms.declarations.chain import PlannedStep, chain_for
 from lms.declarations.models import (
     ArchiveHosting,
@@ -39,6 +41,7 @@ from lms.declarations.models import (
     Deferral,
     DeferralReason,
 )
+from lms.declarations.windows import check_window
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.ledger.models import AdjustmentKind, SourceType
@@ -46,7 +49,7 @@ from lms.notices import notify_on
 from lms.orgs.access import admin_org, has_permission, require, scope_org, within_scope
 from lms.orgs.models import Org
 from lms.orgs.permissions import Permission
-from lms.rules import CreditedThisYear, Outcome, RuleSet, compute
+from lms.rules import CreditedThisYear, Outcome, RuleSet, compute, default_rule_sets
 from lms.rules.model import Kind
 
 MAX_TITLE_CHARS = 200
@@ -54,6 +57,7 @@ MAX_REASON_CHARS = 500
 EARLIEST_YEAR = 2000
 ZERO = Decimal("0.0")
 _ID_LIST = re.compile(r"^\d{1,9}$")
+Upload = tuple[BinaryIO, str | None]
 
 
 class Decision:
@@ -316,8 +320,12 @@ def latest_deferral_end(year: int, rule_set: RuleSet) -> dt.date:
 
 
 def grant_deferral(actor: User, learner_id: Any, year: Any, reason_kind: Any, reason: Any, ends_on: Any,
-                   today: dt.date | None = None) -> Deferral:
-    """第十七条: the unit certifies illness, injury or pregnancy and lets the year be completed until ``ends_on``."""
+                   today: dt.date | None = None, attachment: Upload | None = None) -> Deferral:
+    """第十七条: the unit certifies illness, injury, pregnancy or, where the rule set keeps the list open, another
+    special reason (with its certificate attached), and lets the year be completed until ``ends_on``.
+
+    An attachment is stored under ``deferral.attachment_key``; the caller deletes it if the commit fails.
+    """
     today = today or ledger.china_today()
     unit = require(actor, Permission.GRANT_DEFERRALS, message="只有用人单位管理员可以办理顺延补学。")
     learner = db.session.get(User, _int(learner_id, "learner_id", "请选择人员。"))
@@ -328,7 +336,7 @@ def grant_deferral(actor: User, learner_id: Any, year: Any, reason_kind: Any, re
     if not EARLIEST_YEAR <= year_value <= today.year:
         problems["year"] = f"年度应在 {EARLIEST_YEAR} 到 {today.year} 之间。"
     if reason_kind not in {r.value for r in DeferralReason}:
-        problems["reason_kind"] = "请选择原因：伤、病或孕（第十七条）。"
+        problems["reason_kind"] = "请选择原因：伤、病、孕或其他特殊原因（第十七条）。"
     reason_text = (reason or "").strip()
     if not reason_text:
         problems["reason"] = "请填写单位出具证明的情况说明。"
@@ -347,6 +355,7 @@ def grant_deferral(actor: User, learner_id: Any, year: Any, reason_kind: Any, re
         raise InvalidInput({"ends_on": f"顺延截止日期应在 {year_value}-12-31 之后、最晚 {latest.isoformat()}"
                                        f"（顺延期限最长不超过 {rule_set.deferral.max_months} 个月，"
                                        f"{rule_set.deferral.article}）。"})
+    checked = deferral_rules.check_attachment(rule_set, reason_kind, attachment)
     deferral = Deferral(user_id=learner.id, year=year_value, reason_kind=DeferralReason(reason_kind),
                         reason=reason_text, ends_on=end, granted_by_id=actor.id)
     try:
@@ -354,6 +363,8 @@ def grant_deferral(actor: User, learner_id: Any, year: Any, reason_kind: Any, re
             db.session.add(deferral)
     except sa.exc.IntegrityError:
         raise Conflict(f"{learner.name} {year_value} 年度已办理顺延补学。") from None
+    if checked is not None:
+        deferral_rules.store_attachment(deferral, checked)
     audit.record(actor, "deferral.grant", object_type="deferral", object_id=deferral.id,
                  label=f"{learner.name} {year_value} 年度", org=learner.org, reason=deferral.reason,
                  after={"ends_on": deferral.ends_on.isoformat()})
@@ -382,13 +393,17 @@ def deferral_state(deferral: Deferral, today: dt.date | None = None) -> Deferral
 # ------------------------------------------------------------------------------------------------ submitting
 
 
-Upload = tuple[BinaryIO, str | None]
+Materials = Mapping[str, list[Upload]]
 
 
 def submit(user: User, *, kind_id: str | None, title: Any, start_date: Any, end_date: Any, year: Any,
-           facts: Mapping[str, Any], uploads: list[Upload], today: dt.date | None = None,
-           ) -> tuple[Declaration, list[str]]:
-    """Declare off-platform hours with evidence; return the declaration and the storage keys written."""
+           facts: Mapping[str, Any], uploads: list[Upload], materials: Materials | None = None,
+           today: dt.date | None = None) -> tuple[Declaration, list[str]]:
+    """Declare off-platform hours with evidence; return the declaration and the storage keys written.
+
+    ``materials`` holds the files of each material the kind names (the rule set's ``materials.items``): a
+    declaration without every required one is refused, naming it. ``uploads`` are any other files.
+    """
     today = today or ledger.china_today()
     if user.role != Role.LEARNER or not user.is_approved:
         raise NotAllowed("只有已通过审核的专业技术人员可以申报学时。")
@@ -424,13 +439,16 @@ def submit(user: User, *, kind_id: str | None, title: Any, start_date: Any, end_
     if ledger.is_year_voided(user.id, target_year):
         raise Conflict(f"{target_year} 年度的学时已因弄虚作假被取消（学时管理办法第二十一条），不能再申报。")
 
+    check_window(rule_set_for_person(user, target_year), target_year, today)
     rule_set, outcome = compute_outcome(user, target_year, kind_id, facts)
     if outcome.hours <= 0:
         why = outcome.not_credited_reason or "；".join(cut.message for cut in outcome.cuts) or outcome.basis
         raise InvalidInput({"facts": f"按所填情况本次可认定 0 学时：{why}。"})
-    checked = evidence.check_files(uploads, 0, evidence.EvidenceSettings.current(), required=True)
     steps = chain_for(rule_set, archive_agency_of(user) or user.org)
     kind = rule_set.kinds[kind_id]
+    materials = {key: files for key, files in (materials or {}).items() if files}
+    named_materials.check_named(kind, facts, materials)
+    checked = _check_uploads(uploads, materials, already=0, required=kind.materials is None)
     declaration = Declaration(
         user_id=user.id, year=target_year, rule_set_id=rule_set.id, kind=kind.id, kind_label=kind.label[:200],
         title=title_text, start_date=start, end_date=end, facts=_jsonable(facts), status=DeclarationStatus.PENDING,
@@ -448,29 +466,47 @@ def submit(user: User, *, kind_id: str | None, title: Any, start_date: Any, end_
     return declaration, _store_files(declaration, user, checked)
 
 
-def resubmit(user: User, declaration_id: int, uploads: list[Upload], note: Any) -> tuple[Declaration, list[str]]:
-    """Add evidence to a declaration sent back and resubmit it to the step that sent it back."""
+def resubmit(user: User, declaration_id: int, uploads: list[Upload], note: Any,
+             materials: Materials | None = None) -> tuple[Declaration, list[str]]:
+    """Add evidence (in the kind's material slots or as other files) to a declaration sent back and resubmit it
+    to the step that sent it back."""
     declaration = declaration_for(user, declaration_id)
     if declaration.user_id != user.id:
         raise NotAllowed("只有申报人本人可以补充材料。")
     if declaration.status != DeclarationStatus.RETURNED:
         raise Conflict("该申报不在“退回补充材料”状态，不能重新提交。")
-    checked = evidence.check_files(uploads, len(declaration.evidence), evidence.EvidenceSettings.current(),
-                                   required=True)
+    materials = {key: files for key, files in (materials or {}).items() if files}
+    rule_set = default_rule_sets().get(declaration.rule_set_id)
+    kind = rule_set.kinds.get(declaration.kind) if rule_set else None
+    unknown = sorted(set(materials) - set(kind.materials.items if kind and kind.materials else {}))
+    if unknown:
+        raise InvalidInput({"evidence": f"此类申报没有这些材料项：{'、'.join(unknown)}。"})
+    checked = _check_uploads(uploads, materials, already=len(declaration.evidence), required=True)
     _transition(declaration, DeclarationStatus.RETURNED, status=DeclarationStatus.PENDING)
     _record(declaration, user, DecisionAction.RESUBMITTED, _reason(note, required=False))
     return declaration, _store_files(declaration, user, checked)
 
 
-def _store_files(declaration: Declaration, user: User, checked: list[evidence.CheckedFile]) -> list[str]:
+def _check_uploads(uploads: list[Upload], materials: Materials, already: int,
+                   required: bool) -> list[tuple[evidence.CheckedFile, str | None]]:
+    """Check every file of the request (named materials and others) against the limits, before storing any."""
+    tagged = [(upload, material) for material, files in materials.items() for upload in files]
+    tagged += [(upload, None) for upload in uploads]
+    checked = evidence.check_files([upload for upload, _material in tagged], already,
+                                   evidence.EvidenceSettings.current(), required=required)
+    return [(file, material) for file, (_upload, material) in zip(checked, tagged, strict=True)]
+
+
+def _store_files(declaration: Declaration, user: User,
+                 checked: list[tuple[evidence.CheckedFile, str | None]]) -> list[str]:
     rows = [DeclarationEvidence(declaration_id=declaration.id, key=evidence.new_key(declaration.id, f.extension),
                                 filename=f.filename, content_type=f.content_type, size_bytes=f.size,
-                                uploaded_by_id=user.id) for f in checked]
+                                material=material, uploaded_by_id=user.id) for f, material in checked]
     db.session.add_all(rows)
     db.session.flush()
     stored: list[str] = []
     try:
-        for row, file in zip(rows, checked, strict=True):
+        for row, (file, _material) in zip(rows, checked, strict=True):
             evidence.put(row.key, file)
             stored.append(row.key)
     except BaseException:

@@ -15,7 +15,8 @@ from lms.accounts.models import Role
 from lms.core.auth import page_user
 from lms.core.errors import InvalidInput, NotFound, ServiceError
 from lms.core.queues import page_filters
-from lms.declarations import evidence, service
+from lms.declarations import deferrals as deferrals_service
+from lms.declarations import evidence, materials, service
 from lms.declarations.forms import ArchiveHostingForm, CsrfForm, DeferralForm
 from lms.declarations.models import DeclarationEvidence
 from lms.declarations.queue import QueueFilters, queue_kinds, queue_query, queue_units
@@ -39,17 +40,24 @@ def _check_csrf() -> None:
     csrf.protect()  # raises CSRFError, rendered as a Chinese page
 
 
-def _uploads() -> list[service.Upload]:
-    """Read the evidence files, with a request limit raised from the default for this one request."""
+def _uploads() -> tuple[list[service.Upload], dict[str, list[service.Upload]]]:
+    """Read the evidence files (other files, and those of each named material slot ``evidence-<material>``), with
+    a request limit raised from the default for this one request."""
     settings = evidence.EvidenceSettings.current()
     # Room for every allowed file and the form's other fields; anything larger is refused before it is read.
     request.max_content_length = settings.evidence_max_files * settings.evidence_max_bytes + 64 * 1024
     try:
         files = request.files.getlist("evidence")
+        named = {field.removeprefix(materials.FIELD_PREFIX): request.files.getlist(field)
+                 for field in request.files if field.startswith(materials.FIELD_PREFIX)}
         _check_csrf()
     except RequestEntityTooLarge:
         raise InvalidInput({"evidence": f"上传内容超过上限：每份申报最多 {settings.evidence_max_files} 个文件，"
                                         f"每个不超过 {settings.max_size_text}。"}) from None
+    return _given(files), {material: _given(slot) for material, slot in named.items() if _given(slot)}
+
+
+def _given(files) -> list[service.Upload]:
     return [(file.stream, file.filename) for file in files if file and file.filename]
 
 
@@ -80,7 +88,7 @@ def mine():
             continue
     deferrals = [(d, service.deferral_state(d, today)) for d in service.deferrals_of(current_user.id)]
     return render_template("declarations/mine.html", declarations=declarations,
-                           summaries=summaries, deferrals=deferrals)
+                           summaries=summaries, deferrals=deferrals, title_note=deferrals_service.title_note)
 
 
 def _form_year() -> int:
@@ -95,6 +103,7 @@ def _render_form(rule_set, kind, year: int, errors: dict | None = None, status: 
     settings = evidence.EvidenceSettings.current()
     return render_template("declarations/form.html", rule_set=rule_set, kind=kind, year=year,
                            fields=service.fact_fields(kind), form_data=_posted_fields(), errors=errors or {},
+                           slots=materials.form_slots(kind), material_hints=materials.form_hints(kind),
                            deferrals=deferrals, settings=settings, csrf_form=CsrfForm(formdata=None)), status
 
 
@@ -124,13 +133,13 @@ def create():
     rule_set = service.rule_set_for_person(current_user, year)
     kind = service.kind_of(rule_set, request.args.get("kind"))
     try:
-        uploads = _uploads()
+        uploads, named = _uploads()
         form = request.form
         start, end = service.parse_date(form.get("start_date")), service.parse_date(form.get("end_date"))
         declaration, keys = service.submit(
             current_user, kind_id=kind.id, title=form.get("title"), start_date=form.get("start_date"),
             end_date=form.get("end_date"), year=form.get("year"),
-            facts=service.facts_from_form(kind, form, start, end), uploads=uploads)
+            facts=service.facts_from_form(kind, form, start, end), uploads=uploads, materials=named)
         _commit_or_unstore(keys)
     except ServiceError as error:
         db.session.rollback()
@@ -164,7 +173,9 @@ def _change_on_detail_page(declaration_id: int, act):
 def resubmit(declaration_id: int):
     """Add the evidence a reviewer asked for and send the declaration back to that reviewer."""
     def act():
-        declaration, keys = service.resubmit(current_user, declaration_id, _uploads(), request.form.get("note"))
+        uploads, named = _uploads()
+        declaration, keys = service.resubmit(current_user, declaration_id, uploads, request.form.get("note"),
+                                             materials=named)
         _commit_or_unstore(keys)
         return declaration
 
@@ -209,6 +220,7 @@ def detail(declaration_id: int):
 def _render_detail(declaration_id: int, status: int = 200):
     declaration = service.declaration_for(current_user, declaration_id)
     return render_template("declarations/detail.html", d=declaration, facts=_fact_rows(declaration),
+                           checklist=materials.checklist(declaration),
                            is_owner=declaration.user_id == current_user.id,
                            may_decide=service.reviewer_of_step(current_user, declaration),
                            may_void=service.may_void(current_user, declaration),
@@ -331,7 +343,13 @@ def void(declaration_id: int):
 @page_user(permission=Permission.GRANT_DEFERRALS)
 def deferrals():
     """第十七条: grant a learner of the unit a deferral; list the unit's deferrals and whether each year failed."""
-    form = DeferralForm()
+    # Room for the unit's certificate; the form is read only after the limit is raised.
+    request.max_content_length = evidence.EvidenceSettings.current().evidence_max_bytes + 64 * 1024
+    try:
+        form = DeferralForm()
+    except RequestEntityTooLarge:
+        flash(f"单位证明文件超过 {evidence.EvidenceSettings.current().max_size_text} 的上限。", "error")
+        return redirect(url_for("declarations.deferrals"))
     form.learner_id.choices = [("", "请选择")] + [(str(p.id), f"{p.name}（{p.masked_id_number}）")
                                                   for p in service.unit_learners(current_user)]
     status = 200
@@ -340,10 +358,12 @@ def deferrals():
             flash("页面已过期，请刷新后重试。", "error")
             return redirect(url_for("declarations.deferrals"))
         try:
+            upload = request.files.get("attachment")
+            attachment = (upload.stream, upload.filename) if upload and upload.filename else None
             deferral = service.grant_deferral(current_user, form.learner_id.data, form.year.data,
                                               form.reason_kind.data, form.reason.data,
-                                              form.ends_on.data)
-            db.session.commit()
+                                              form.ends_on.data, attachment=attachment)
+            _commit_or_unstore([deferral.attachment_key] if deferral.attachment_key else [])
         except ServiceError as error:
             db.session.rollback()
             for message in attach_errors(form, error) if isinstance(error, InvalidInput) else [error.message]:
@@ -357,8 +377,46 @@ def deferrals():
         form.year.data = str(ledger.china_today().year)
     today = ledger.china_today()
     rows = [(d, service.deferral_state(d, today)) for d in service.unit_deferrals(current_user)]
-    return render_template("declarations/deferrals.html", form=form, rows=rows,
-                           max_end=dt.date(today.year + 1, 12, 31)), status
+    return render_template("declarations/deferrals.html", form=form, rows=rows, csrf_form=CsrfForm(formdata=None),
+                           title_note=deferrals_service.title_note, max_end=dt.date(today.year + 1, 12, 31)), status
+
+
+@bp.post("/declarations/deferrals/<int:deferral_id>/title-extension")
+@page_user(permission=Permission.GRANT_DEFERRALS)
+def title_extension(deferral_id: int):
+    """第十七条: record on a failed deferred year that the person did not make it up without good reason."""
+    if not CsrfForm().validate_on_submit():
+        flash("页面已过期，请刷新后重试。", "error")
+        return redirect(url_for("declarations.deferrals"))
+    try:
+        deferral = deferrals_service.record_title_extension(current_user, deferral_id, request.form.get("reason"))
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        if isinstance(error, NotFound):
+            raise
+        flash(error.message, "error")
+        return redirect(url_for("declarations.deferrals"))
+    flash(f"已记录 {deferral.user.name} {deferral.year} 年度无正当理由未参加补学：申报职称时应延长相应年限。",
+          "success")
+    return redirect(url_for("declarations.deferrals"))
+
+
+@bp.get("/declarations/deferrals/<int:deferral_id>/attachment")
+@page_user()
+def deferral_attachment(deferral_id: int):
+    """The unit's certificate of a deferral, to the person, the unit and the reviewers above it only."""
+    deferral = deferrals_service.deferral_for_attachment(current_user, deferral_id)
+    chunks = evidence.stream(deferral.attachment_key)
+    first = next(chunks, b"")
+    response = Response(_chain(first, chunks), mimetype=deferral.attachment_content_type)
+    response.content_length = deferral.attachment_size
+    response.headers["Content-Disposition"] = _inline(deferral.attachment_filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    response.cache_control.private = True
+    response.cache_control.no_store = True
+    return response
 
 
 # ------------------------------------------------------------------------------------------------ archive hosting

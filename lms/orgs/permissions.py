@@ -100,7 +100,8 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
     Permission.VOID_DECLARATIONS: PermissionInfo(
         "认定弄虚作假", "把已备案的申报认定为弄虚作假，作废其当年学时（第二十一条）。", DEPARTMENT_AND_HR),
     Permission.GRANT_DEFERRALS: PermissionInfo(
-        "顺延补学", "为因伤、病、孕等原因未完成的人员办理顺延补学（第十七条）。", UNIT),
+        "顺延补学", "为因伤、病、孕等特殊原因未完成的人员办理顺延补学，逾期未补学的记录无正当理由未补学（第十七条）。",
+        UNIT),
     Permission.HOST_ARCHIVES: PermissionInfo(
         "档案托管", "登记本机构托管档案的人员（人事档案管理服务机构）。", UNIT),
     Permission.TRANSFER_PEOPLE: PermissionInfo(

@@ -39,6 +39,12 @@ def rule_set_for(region: str, year: int, rule_sets: Mapping[str, RuleSet] | None
     rule_sets = default_rule_sets() if rule_sets is None else rule_sets
     versions = [rule_set for rule_set in rule_sets.values() if rule_set.region == region and rule_set.year <= year]
     newest = max(versions, key=lambda rule_set: rule_set.year, default=None)
-    if newest is None or not newest.covers(year):
-        raise NoRuleSet(f"没有适用于该地区（{region}）{year} 年度的学时认定规则，请联系管理员。")
-    return newest
+    if newest is not None and newest.covers(year):
+        return newest
+    # A year before any version is covered by the oldest version declaring a 核认 window over it (Hunan 2026
+    # takes 2021–2025 for senior titles); whether a declaration is accepted today is the window's question.
+    windowed = [rule_set for rule_set in rule_sets.values()
+                if rule_set.region == region and rule_set.year > year and rule_set.windows_for(year)]
+    if windowed:
+        return min(windowed, key=lambda rule_set: rule_set.year)
+    raise NoRuleSet(f"没有适用于该地区（{region}）{year} 年度的学时认定规则，请联系管理员。")

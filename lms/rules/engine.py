@@ -11,6 +11,7 @@ from typing import Any
 
 from lms.core.errors import InvalidInput
 from lms.rules.model import (
+    TEXT_MAX_CHARS,
     Actual,
     Cap,
     CompletesYear,
@@ -149,6 +150,12 @@ def _parse(fact: Fact, raw: Any) -> tuple[FactValue | None, str | None]:
     label = fact.label
     if fact.type == "bool":
         return (raw, None) if isinstance(raw, bool) else (None, f"{label}应为“是”或“否”。")
+    if fact.type == "text":
+        if not isinstance(raw, str):
+            return None, f"{label}应为文字。"
+        limit = fact.maximum or TEXT_MAX_CHARS
+        text = " ".join(raw.split())
+        return (text, None) if len(text) <= limit else (None, f"{label}最多 {limit} 字。")
     if fact.type == "enum":
         if isinstance(raw, str) and raw in fact.values:
             return raw, None
@@ -221,6 +228,8 @@ def _span_problems(kind: Kind, values: Mapping[str, FactValue]) -> dict[str, str
 def _holds(condition: Condition, value: FactValue) -> bool:
     if condition.at_least is not None:
         return value >= condition.at_least
+    if condition.one_of:
+        return value in condition.one_of
     return value == condition.equals
 
 

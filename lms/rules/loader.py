@@ -27,6 +27,9 @@ from lms.rules.model import (
     Fixed,
     Formula,
     Kind,
+    Material,
+    MaterialOption,
+    Materials,
     Multiple,
     ReviewChain,
     ReviewStepRule,
@@ -34,6 +37,8 @@ from lms.rules.model import (
     Span,
     Table,
     TransferRules,
+    When,
+    Window,
 )
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -43,6 +48,7 @@ _FACT_KEYS: dict[str, set[str]] = {
     "bool": set(),
     "enum": {"values"},
     "date": {"min", "max"},
+    "text": {"max"},
 }
 
 
@@ -87,7 +93,7 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
     """Check a parsed rule-set file and build its RuleSet; raise RuleSetError naming ``source`` and the entry."""
     top = _Where(source)
     _keys(top, data, required={"id", "region", "region_label", "year", "title", "requirement", "categories", "kinds"},
-          optional={"until", "caps", "deferral", "transfers", "review"})
+          optional={"until", "caps", "deferral", "transfers", "review", "windows"})
     region = _identifier(top.at("region"), data["region"])
     year = _integer(top.at("year"), data["year"], minimum=2000)
     rule_set_id = _text(top.at("id"), data["id"])
@@ -119,9 +125,13 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
     if "deferral" in data:
         where = top.at("deferral")
         raw = _table(where, data["deferral"])
-        _keys(where, raw, required={"max_months", "article"})
+        _keys(where, raw, required={"max_months", "article"}, optional={"other_reasons", "title_note"})
+        other_reasons = raw.get("other_reasons", False)
+        if not isinstance(other_reasons, bool):
+            where.at("other_reasons").fail("应为 true 或 false")
         deferral = Deferral(_integer(where.at("max_months"), raw["max_months"], minimum=1),
-                            _text(where.at("article"), raw["article"]))
+                            _text(where.at("article"), raw["article"]), other_reasons,
+                            _text(where.at("title_note"), raw["title_note"]) if "title_note" in raw else None)
 
     transfers = None
     if "transfers" in data:
@@ -132,13 +142,15 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
                                   _text(where.at("basis"), raw["basis"]))
 
     review = _review(top.at("review"), data["review"], kinds) if "review" in data else None
+    windows = tuple(_window(top.at("windows", index), entry, year)
+                    for index, entry in enumerate(_array(top.at("windows"), data.get("windows", []))))
 
     return RuleSet(
         id=rule_set_id, region=region, region_label=_text(top.at("region_label"), data["region_label"]),
         year=year, until=until, title=_text(top.at("title"), data["title"]), total_hours=total,
         minutes_per_hour=minutes_per_hour, requirement_article=requirement_article,
         categories=categories, kinds=kinds, caps=caps, deferral=deferral,
-        transfers=transfers, **({"review": review} if review else {}),
+        transfers=transfers, windows=windows, **({"review": review} if review else {}),
     )
 
 
@@ -180,6 +192,24 @@ def _review_steps(where: _Where, raw: Any) -> tuple[ReviewStepRule, ...]:
     return tuple(steps)
 
 
+def _window(where: _Where, raw: Any, year: int) -> Window:
+    raw = _table(where, raw)
+    _keys(where, raw, required={"years", "opens", "closes", "label", "article"})
+    years = _array(where.at("years"), raw["years"])
+    if len(years) != 2:
+        where.at("years").fail("应为 [起始年度, 截止年度]")
+    first, last = (_integer(where.at("years"), value, minimum=2000) for value in years)
+    if first > last:
+        where.at("years").fail(f"起始年度 {first} 晚于截止年度 {last}")
+    if last >= year:
+        where.at("years").fail(f"核认年度应早于规则集的年度 {year}（该年度起本规则集本身适用）")
+    opens, closes = _date(where.at("opens"), raw["opens"]), _date(where.at("closes"), raw["closes"])
+    if opens > closes:
+        where.at("closes").fail(f"核认截止日期 {closes} 早于开始日期 {opens}")
+    return Window(first, last, opens, closes, _text(where.at("label"), raw["label"]),
+                  _text(where.at("article"), raw["article"]))
+
+
 def _categories(where: _Where, raw: Any) -> dict[str, Category]:
     table = _table(where, raw)
     if not table:
@@ -198,7 +228,7 @@ def _kind(where: _Where, kind_id: str, raw: Any, categories: Mapping[str, Catego
     raw = _table(where, raw)
     _identifier(where, kind_id)
     _keys(where, raw, required={"label", "article", "formula"},
-          optional={"facts", "category", "category_fact", "span", "conditions"})
+          optional={"facts", "category", "category_fact", "category_basis", "span", "conditions", "materials"})
     facts_where = where.at("facts")
     facts = {fact_id: _fact(facts_where.at(fact_id), fact_id, entry)
              for fact_id, entry in _table(facts_where, raw.get("facts", {})).items()}
@@ -217,6 +247,13 @@ def _kind(where: _Where, kind_id: str, raw: Any, categories: Mapping[str, Catego
         if unknown:
             where.at("category_fact").fail(
                 f"申报信息 {category_fact!r} 含有未知的科目类别：{'、'.join(sorted(unknown))}")
+    category_basis = None
+    if "category_basis" in raw:
+        if category_fact is None:
+            where.at("category_basis").fail("科目由规则固定（category）时不需要 category_basis")
+        category_basis = _text(where.at("category_basis"), raw["category_basis"])
+    elif category_fact is not None:
+        where.fail("由申报人选择科目（category_fact）时，必须用 category_basis 说明为何文件未规定科目")
 
     span = None
     if "span" in raw:
@@ -233,9 +270,65 @@ def _kind(where: _Where, kind_id: str, raw: Any, categories: Mapping[str, Catego
 
     conditions = tuple(_condition(where.at("conditions", index), entry, facts)
                        for index, entry in enumerate(_array(where.at("conditions"), raw.get("conditions", []))))
+    materials = _materials(where.at("materials"), raw["materials"], facts) if "materials" in raw else None
     return Kind(id=kind_id, label=_text(where.at("label"), raw["label"]),
                 article=_text(where.at("article"), raw["article"]), facts=facts, formula=formula,
-                category=category, category_fact=category_fact, span=span, conditions=conditions)
+                category=category, category_fact=category_fact, span=span, conditions=conditions,
+                materials=materials, category_basis=category_basis)
+
+
+def _materials(where: _Where, raw: Any, facts: Mapping[str, Fact]) -> Materials:
+    raw = _table(where, raw)
+    _keys(where, raw, required={"items", "article"}, optional={"options"})
+    items_where = where.at("items")
+    items = {_identifier(items_where.at(item_id), item_id): Material(item_id, _text(items_where.at(item_id), label))
+             for item_id, label in _table(items_where, raw["items"]).items()}
+    if not items:
+        items_where.fail("至少要有一项证明材料")
+    if "options" not in raw:
+        return Materials(items, (MaterialOption(tuple((item_id,) for item_id in items)),),
+                         _text(where.at("article"), raw["article"]))
+    options = []
+    for index, entry in enumerate(_array(where.at("options"), raw["options"])):
+        here = where.at("options", index)
+        entry = _table(here, entry)
+        _keys(here, entry, required={"needs"}, optional={"when"})
+        slots = []
+        for slot in _array(here.at("needs"), entry["needs"]):
+            ids = tuple(slot) if isinstance(slot, list) else (slot,)
+            if not ids:
+                here.at("needs").fail("材料位置不能为空")
+            for item_id in ids:
+                if item_id not in items:
+                    here.at("needs").fail(f"引用了未定义的证明材料 {item_id!r}（已定义：{'、'.join(items)}）")
+            slots.append(ids)
+        if not slots:
+            here.at("needs").fail("每种材料组合至少要有一项材料")
+        when = []
+        for fact_id, value in _table(here.at("when"), entry.get("when", {})).items():
+            fact = _fact_ref(here.at("when", fact_id), fact_id, facts, "bool", "enum")
+            if fact.type == "bool" and not isinstance(value, bool):
+                here.at("when", fact_id).fail("应为 true 或 false")
+            if fact.type == "enum" and value not in fact.values:
+                here.at("when", fact_id).fail(f"{value!r} 不是申报信息 {fact_id!r} 的取值")
+            when.append(When(fact_id, value))
+        options.append(MaterialOption(tuple(slots), tuple(when)))
+    if not options:
+        where.at("options").fail("至少要有一种材料组合")
+    used = {item_id for option in options for slot in option.slots for item_id in slot}
+    unused = [item_id for item_id in items if item_id not in used]
+    if unused:
+        where.at("items").fail(f"证明材料 {'、'.join(unused)} 不在任何材料组合中")
+    # Every declaration must know what to provide: each value of the facts the options depend on has an option.
+    when_facts = sorted({w.fact for option in options for w in option.when})
+    choices = [(True, False) if facts[fact_id].type == "bool" else tuple(facts[fact_id].values)
+               for fact_id in when_facts]
+    for combination in itertools.product(*choices):
+        chosen = dict(zip(when_facts, combination, strict=True))
+        if not any(all(chosen[w.fact] == w.equals for w in option.when) for option in options):
+            where.at("options").fail("没有适用于 " + "、".join(f"{key} = {value!r}" for key, value in chosen.items())
+                                     + " 的材料组合")
+    return Materials(items, tuple(options), _text(where.at("article"), raw["article"]))
 
 
 def _fact(where: _Where, fact_id: str, raw: Any) -> Fact:
@@ -247,7 +340,7 @@ def _fact(where: _Where, fact_id: str, raw: Any) -> Fact:
     _keys(where, raw, required={"type", "label"} | ({"values"} if fact_type == "enum" else set()),
           optional=_FACT_KEYS[fact_type])
     label = _text(where.at("label"), raw["label"])
-    bound = {"int": _integer, "decimal": _decimal, "date": _date}.get(fact_type)
+    bound = {"int": _integer, "decimal": _decimal, "date": _date, "text": _length}.get(fact_type)
     minimum = bound(where.at("min"), raw["min"]) if "min" in raw else None
     maximum = bound(where.at("max"), raw["max"]) if "max" in raw else None
     if minimum is not None and maximum is not None and minimum > maximum:
@@ -322,9 +415,19 @@ def _table_formula(where: _Where, raw: Mapping[str, Any], facts: Mapping[str, Fa
 
 def _condition(where: _Where, raw: Any, facts: Mapping[str, Fact]) -> Condition:
     raw = _table(where, raw)
-    _keys(where, raw, required={"fact", "reason"}, optional={"equals", "at_least"})
+    _keys(where, raw, required={"fact", "reason"}, optional={"equals", "at_least", "one_of"})
     fact = _fact_ref(where.at("fact"), raw["fact"], facts, "bool", "enum", "int", "decimal")
     reason = _text(where.at("reason"), raw["reason"])
+    if fact.type == "enum" and "one_of" in raw:
+        if set(raw) != {"fact", "reason", "one_of"}:
+            where.fail("one_of 不能与 equals 或 at_least 同时使用")
+        accepted = _array(where.at("one_of"), raw["one_of"])
+        if not accepted:
+            where.at("one_of").fail("至少要有一个取值")
+        for value in accepted:
+            if value not in fact.values:
+                where.at("one_of").fail(f"{value!r} 不是申报信息 {fact.id!r} 的取值")
+        return Condition(fact.id, reason, one_of=tuple(accepted))
     if fact.type in ("bool", "enum"):
         if set(raw) != {"fact", "reason", "equals"}:
             where.fail(f"{fact.type} 类型的条件只能用 equals")
@@ -441,6 +544,10 @@ def _decimal(where: _Where, value: Any, positive: bool = False) -> Decimal:
     if not number.is_finite() or number < 0 or (positive and number == 0):
         where.fail(f"应为{'正数' if positive else '不小于 0 的数'}，而不是 {value!r}")
     return number
+
+
+def _length(where: _Where, value: Any) -> int:
+    return _integer(where, value, minimum=1)
 
 
 def _date(where: _Where, value: Any) -> dt.date:

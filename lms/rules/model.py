@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-FactType = Literal["int", "decimal", "bool", "enum", "date"]
+FactType = Literal["int", "decimal", "bool", "enum", "date", "text"]
 CapPeriod = Literal["declaration", "day", "year"]
 FactValue = int | Decimal | bool | str | dt.date
 
-FACT_TYPES: tuple[FactType, ...] = ("int", "decimal", "bool", "enum", "date")
+FACT_TYPES: tuple[FactType, ...] = ("int", "decimal", "bool", "enum", "date", "text")
+TEXT_MAX_CHARS = 100  # a text fact's default length limit
 CAP_PERIODS: tuple[CapPeriod, ...] = ("declaration", "day", "year")
 
 
@@ -24,7 +25,7 @@ class Fact:
     label: str
     type: FactType
     minimum: int | Decimal | dt.date | None = None
-    maximum: int | Decimal | dt.date | None = None
+    maximum: int | Decimal | dt.date | None = None  # text facts: the length limit
     step: Decimal | None = None  # decimal facts only; None means one decimal place
     values: Mapping[str, str] = field(default_factory=dict)  # enum facts: value -> Chinese label
 
@@ -40,12 +41,53 @@ class Span:
 
 @dataclass(frozen=True)
 class Condition:
-    """A fact the text requires before it credits anything (``equals`` for bool/enum, ``at_least`` for numbers)."""
+    """A fact the text requires before it credits anything.
+
+    ``equals`` for bool/enum, ``one_of`` for an enum with several accepted values, ``at_least`` for numbers.
+    """
 
     fact: str
     reason: str
     equals: bool | str | None = None
     at_least: int | Decimal | None = None
+    one_of: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class When:
+    """A bool or enum fact having a value: when an evidence option applies."""
+
+    fact: str
+    equals: bool | str
+
+
+@dataclass(frozen=True)
+class Material:
+    """One piece of evidence a text names (培训通知, 结业证书, 学习档案), uploaded in a slot of its own."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class MaterialOption:
+    """One set of evidence that suffices: every slot needs a file of any one of the slot's materials.
+
+    A text saying "提供以下材料之一" gives several options; ``when`` limits an option to declarations whose
+    facts say so (a conference with a paper needs the paper too).
+    """
+
+    slots: tuple[tuple[str, ...], ...]
+    when: tuple[When, ...] = ()
+
+
+@dataclass(frozen=True)
+class Materials:
+    """The evidence a kind needs, and the article naming it."""
+
+    items: Mapping[str, Material]
+    options: tuple[MaterialOption, ...]
+    article: str
 
 
 @dataclass(frozen=True)
@@ -113,6 +155,13 @@ class Kind:
     category_fact: str | None = None
     span: Span | None = None
     conditions: tuple[Condition, ...] = ()
+    materials: Materials | None = None
+    # Why the learner chooses the category (the text leaves it open); None when the rule set fixes it.
+    category_basis: str | None = None
+
+    @property
+    def learner_chooses_category(self) -> bool:
+        return self.category_fact is not None
 
 
 @dataclass(frozen=True)
@@ -138,10 +187,16 @@ class Category:
 
 @dataclass(frozen=True)
 class Deferral:
-    """How long a year may be completed late on the unit's certificate."""
+    """How long a year may be completed late on the unit's certificate, and for which reasons.
+
+    ``other_reasons``: the text's list ("伤、病、孕等") is open, so other reasons are accepted with an explanation
+    and the unit's certificate attached. ``title_note`` is what a failed year means for a title application.
+    """
 
     max_months: int
     article: str
+    other_reasons: bool = False
+    title_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +247,25 @@ DEFAULT_REVIEW = ReviewChain(
 
 
 @dataclass(frozen=True)
+class Window:
+    """A 核认 window: declarations of hours earned in ``first_year``–``last_year`` are accepted from ``opens`` to
+    ``closes`` (both inclusive, dates in China time) under this rule set, although those years precede it."""
+
+    first_year: int
+    last_year: int
+    opens: dt.date
+    closes: dt.date
+    label: str
+    article: str
+
+    def covers(self, year: int) -> bool:
+        return self.first_year <= year <= self.last_year
+
+    def is_open(self, day: dt.date) -> bool:
+        return self.opens <= day <= self.closes
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """One region's rules, applying from ``year`` to ``until`` (or until a newer version of the region)."""
 
@@ -210,6 +284,7 @@ class RuleSet:
     deferral: Deferral | None = None
     transfers: TransferRules | None = None
     review: ReviewChain = DEFAULT_REVIEW
+    windows: tuple[Window, ...] = ()
 
     def caps_for(self, kind_id: str) -> tuple[Cap, ...]:
         """Return the caps on a kind: per declaration first, then per day, then per year, each in file order."""
@@ -219,3 +294,7 @@ class RuleSet:
     def covers(self, year: int) -> bool:
         """Tell whether this version may apply to a year (a newer version of the region takes over)."""
         return year >= self.year and (self.until is None or year <= self.until)
+
+    def windows_for(self, year: int) -> tuple[Window, ...]:
+        """The 核认 windows through which this rule set takes declarations of an earlier year."""
+        return tuple(window for window in self.windows if window.covers(year))

@@ -4,14 +4,13 @@ credited only the 6 hours left under the 30-hour cap, with the sentence saying s
 
 from __future__ import annotations
 
-import io
 import re
 
 import pytest
 
 from lms.declarations import service
 from lms.extensions import db
-from tests.declarations import PDF, png_bytes
+from tests.declarations import PDF, conference_facts, conference_materials, png_bytes
 from tests.player import live_server
 from tests.support.browser import chromium, log_in
 
@@ -36,9 +35,15 @@ def _declare_conference(page, url, title: str, start: str, end: str) -> None:
     page.fill("#title", title)
     page.fill("#start_date", start)
     page.fill("#end_date", end)
+    page.select_option("select[name=fact-level]", "national")
+    page.fill("input[name=fact-field]", "计算机科学")
+    page.check("input[name=fact-in_own_field]")
     page.check("input[name=fact-presented_paper]")
+    page.set_input_files("#evidence-notice", files=[
+        {"name": "会议通知.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    page.set_input_files("#evidence-paper", files=[
+        {"name": "论文.pdf", "mimeType": "application/pdf", "buffer": PDF}])
     page.set_input_files("#evidence", files=[
-        {"name": "会议通知.pdf", "mimeType": "application/pdf", "buffer": PDF},
         {"name": "论文报告照片.png", "mimeType": "image/png", "buffer": png_bytes()}])
     page.click("text=提交申报")
     page.wait_for_url(re.compile(r".*/declarations/\d+$"))
@@ -69,7 +74,8 @@ def test_the_conference_scenario_in_the_browser(app, tree, browser):
         # A second conference goes through the chain on the server; the third one is declared in the browser.
         second, _keys = service.submit(tree.learner_a, kind_id="conference", title="第二次会议",
                                        start_date="2026-06-01", end_date="2026-06-02", year="",
-                                       facts={"presented_paper": True}, uploads=[(io.BytesIO(PDF), "通知.pdf")])
+                                       facts=conference_facts(True), uploads=[],
+                                       materials=conference_materials(True))
         service.decide(tree.admins["unit_a"], second.id, "approve", None)
         service.decide(tree.admins["dept_a"], second.id, "approve", None)
         service.decide(tree.admins["city"], second.id, "approve", None)

@@ -136,11 +136,13 @@ def test_sent_back_for_evidence_the_learner_adds_files_and_the_chain_resumes_at_
     assert empty.status_code == 422 and "请上传证明材料" in empty.get_data(as_text=True)
     response = learner.post(f"{url}/resubmit", content_type="multipart/form-data", data={
         "csrf_token": csrf_token(learner, url), "note": "已补充日程",
-        "evidence": [(io.BytesIO(png_bytes()), "日程.png"), (io.BytesIO(PDF), "回执.pdf")]})
+        "evidence-notice": [(io.BytesIO(png_bytes()), "日程.png")], "evidence": [(io.BytesIO(PDF), "回执.pdf")]})
     assert response.status_code == 302
     declaration = db.session.get(Declaration, declaration_id)
     assert (declaration.status, declaration.step_index) == (DeclarationStatus.PENDING, 1)
-    assert len(declaration.evidence) == 3
+    # The notice and the paper of the submission, the schedule filed under the notice, the receipt as another file.
+    assert [(e.filename, e.material) for e in declaration.evidence][2:] == [("日程.png", "notice"), ("回执.pdf", None)]
+    assert [e.material for e in declaration.evidence][:2] == ["notice", "paper"]
     assert decide(department, declaration_id, "approve").status_code == 302
     assert decide(bureau, declaration_id, "approve").status_code == 302
     assert _professional(tree.learner_a) == 12

@@ -43,7 +43,7 @@ def test_files_that_are_not_pdf_png_or_jpeg_by_content_are_refused_and_nothing_i
         assert response.status_code == 422, name
         assert f"文件“{name}”" in text and ("不是 PDF、PNG 或 JPEG" in text or "不是完整的 PDF" in text
                                             or "不是有效的图片" in text)
-    assert "请上传证明材料" in declare(learner, files=[]).get_data(as_text=True)
+    assert "缺少证明材料：会议通知或邀请函" in declare(learner, files=[]).get_data(as_text=True)
     _nothing_kept(app, before)
 
 

@@ -17,7 +17,7 @@ from lms.ledger import service as ledger
 from lms.ledger.models import AdjustmentKind, LedgerAdjustment, LedgerEntry
 from lms.orgs.models import OrgKind
 from tests.conftest import csrf_token, make_org, make_user
-from tests.declarations import PDF, client_for, decide, declare, declared_id
+from tests.declarations import client_for, conference_facts, conference_materials, decide, declare, declared_id
 
 PAPER = {"presented_paper": "y"}
 
@@ -74,7 +74,7 @@ def test_a_deferral_lets_hours_earned_before_its_end_count_in_the_deferred_year(
     too_late = unit.post(page, data={**form, "ends_on": "2028-01-01"})
     assert too_late.status_code == 422 and "最晚 2027-12-31" in too_late.get_data(as_text=True)
     no_reason = unit.post(page, data={**form, "reason_kind": "", "ends_on": "2027-06-30"})
-    assert no_reason.status_code == 422 and "伤、病或孕" in no_reason.get_data(as_text=True)
+    assert no_reason.status_code == 422 and "伤、病、孕或其他特殊原因" in no_reason.get_data(as_text=True)
     other_unit = client_for(app, tree.admins["unit_b"])
     other_form = {**form, "csrf_token": csrf_token(other_unit, page), "ends_on": "2027-06-30"}
     assert other_unit.post(page, data=other_form).status_code == 404
@@ -87,8 +87,8 @@ def test_a_deferral_lets_hours_earned_before_its_end_count_in_the_deferred_year(
     assert "2026 年度（病）：顺延补学中" in client_for(app, tree.learner_a).get("/declarations").get_data(as_text=True)
 
     learner, march = tree.learner_a, dt.date(2027, 3, 10)
-    kwargs = dict(kind_id="conference", title="补学会议", start_date="2027-03-01", facts={"presented_paper": True},
-                  uploads=[(__import__("io").BytesIO(PDF), "通知.pdf")])
+    kwargs = dict(kind_id="conference", title="补学会议", start_date="2027-03-01", facts=conference_facts(True),
+                  uploads=[], materials=conference_materials(True))
     with pytest.raises(InvalidInput, match="第十八条"):
         service.submit(learner, end_date="2027-03-01", year="2025", today=march, **kwargs)
     declaration, _keys = service.submit(learner, end_date="2027-03-01", year="2026", today=march, **kwargs)
@@ -100,7 +100,7 @@ def test_a_deferral_lets_hours_earned_before_its_end_count_in_the_deferred_year(
     [entry] = db.session.scalars(sa.select(LedgerEntry)).all()
     assert (entry.year, entry.earned_on, entry.hours) == (2026, dt.date(2027, 3, 1), 12)
 
-    kwargs["uploads"] = [(__import__("io").BytesIO(PDF), "通知.pdf")]
+    kwargs["materials"] = conference_materials(True)
     with pytest.raises(InvalidInput, match="顺延截止日期前"):
         service.submit(learner, end_date="2027-07-01", year="2026", today=dt.date(2027, 7, 2), **kwargs)
     # Without the deferred year the same hours count where they were earned (第十八条).

@@ -124,6 +124,8 @@ ACTIONS = [
     Action("参训人员名单模板", Permission.DECLARE_TRAININGS, _page("GET", _fixed("/trainings/roster-template.xlsx"))),
     Action("认定弄虚作假", Permission.VOID_DECLARATIONS, _page("POST", _fixed("/declarations/999999/void"))),
     Action("顺延补学", Permission.GRANT_DEFERRALS, _page("GET", _fixed("/declarations/deferrals"))),
+    Action("记录无正当理由未补学", Permission.GRANT_DEFERRALS,
+           _page("POST", _fixed("/declarations/deferrals/999999/title-extension"))),
     Action("档案托管", Permission.HOST_ARCHIVES, _page("GET", _fixed("/declarations/archive-hostings"))),
     Action("人员调出", Permission.TRANSFER_PEOPLE, _transfer_out, _person),
     Action("调转目标单位查询", Permission.TRANSFER_PEOPLE, _api("GET", _fixed("/api/v1/transfers/targets?q=单位"))),

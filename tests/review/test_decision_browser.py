@@ -9,7 +9,7 @@ import pytest
 
 from lms.declarations import service as declarations
 from lms.extensions import db
-from tests.declarations import PDF
+from tests.declarations import PDF, conference_facts
 from tests.player import live_server
 from tests.review import make_session
 from tests.support.browser import chromium, log_in
@@ -56,7 +56,8 @@ def test_voiding_a_held_session_without_a_reason_says_so_once(app, tree, page_of
 def test_rejecting_a_declaration_without_a_reason_says_so_once(app, tree, page_of):
     declaration, _keys = declarations.submit(tree.learner_a, kind_id="conference", title="全国学术年会",
                                              start_date="2026-06-01", end_date="2026-06-02", year="",
-                                             facts={"presented_paper": False}, uploads=[(io.BytesIO(PDF), "通知.pdf")])
+                                             facts=conference_facts(False), uploads=[],
+                                             materials={"notice": [(io.BytesIO(PDF), "通知.pdf")]})
     db.session.commit()
     with live_server(app) as url:
         page = page_of(url, tree.admins["unit_a"])

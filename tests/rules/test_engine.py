@@ -20,7 +20,13 @@ MARCH = [dt.date(2026, 3, day) for day in range(1, 32)]
 
 def org_training(**overrides) -> dict:
     facts = {"start_date": "2026-03-01", "end_date": "2026-03-03", "travel_days": 0, "hours": "20",
-             "category": "professional"}
+             "category": "professional", "organiser": "hr"}
+    return {**facts, **overrides}
+
+
+def conference(paper=True, **overrides) -> dict:
+    """A national conference of the person's field (第十一条（三）'s conditions hold)."""
+    facts = {"level": "national", "field": "临床医学", "in_own_field": True, "presented_paper": paper}
     return {**facts, **overrides}
 
 
@@ -34,9 +40,10 @@ def test_unknown_kind_is_refused_in_chinese():
 
 
 @pytest.mark.parametrize(("rule_set", "kind", "facts", "fact", "message"), [
-    pytest.param(HUBEI, "conference", {}, "presented_paper", "请填写在会上报告论文。", id="missing bool"),
+    pytest.param(HUBEI, "conference", conference(presented_paper=None), "presented_paper", "请填写在会上报告论文。",
+                 id="missing bool"),
     pytest.param(HUBEI, "org_training", org_training(hours=" "), "hours", "请填写实际培训学时。", id="blank decimal"),
-    pytest.param(HUBEI, "conference", {"presented_paper": "yes"}, "presented_paper",
+    pytest.param(HUBEI, "conference", conference("yes"), "presented_paper",
                  "在会上报告论文应为“是”或“否”。", id="bool as text"),
     pytest.param(HUBEI, "org_training", org_training(travel_days="one"), "travel_days", "在途天数应为整数。",
                  id="int as word"),
@@ -60,7 +67,7 @@ def test_unknown_kind_is_refused_in_chinese():
                  id="int below range"),
     pytest.param(HUBEI, "org_training", org_training(hours="0"), "hours", "实际培训学时不能小于 0.1。",
                  id="decimal below range"),
-    pytest.param(HUNAN, "training_or_meeting", {"days": "0.7", "category": "public"}, "days",
+    pytest.param(HUNAN, "training_or_meeting", {"activity": "meeting", "days": "0.7", "category": "public"}, "days",
                  "天数（半天计 0.5）应为 0.5 的整数倍。", id="decimal off its step"),
     pytest.param(HUNAN, "aid_work", {"destination": "tibet", "months": 0, "appraisal_passed": True}, "months",
                  "外派工作时间（月）不能小于 1。", id="months below range"),
@@ -70,8 +77,14 @@ def test_unknown_kind_is_refused_in_chinese():
                  "在途天数应少于活动总天数（3 天）。", id="span all travel"),
     pytest.param(HUBEI, "org_training", org_training(end_date="2027-03-03"), "end_date",
                  "开始日期到结束日期不能超过 366 天。", id="span over a year"),
-    pytest.param(HUBEI, "conference", {"presented_paper": True, "level": "national"}, "level",
-                 "此类申报不需要填写 level。", id="fact the kind does not have"),
+    pytest.param(HUBEI, "conference", conference(venue="武汉"), "venue",
+                 "此类申报不需要填写 venue。", id="fact the kind does not have"),
+    pytest.param(HUBEI, "conference", conference(field="临" * 51), "field", "会议所属专业领域最多 50 字。",
+                 id="text over its length"),
+    pytest.param(HUBEI, "conference", conference(field=3), "field", "会议所属专业领域应为文字。",
+                 id="text not a string"),
+    pytest.param(HUBEI, "conference", conference(field="  "), "field", "请填写会议所属专业领域。",
+                 id="text blank"),
 ])
 def test_bad_fact_is_refused_with_a_chinese_message_naming_it(rule_set, kind, facts, fact, message):
     with pytest.raises(FactsError) as caught:
@@ -82,7 +95,7 @@ def test_bad_fact_is_refused_with_a_chinese_message_naming_it(rule_set, kind, fa
 def test_every_bad_fact_is_reported_at_once_as_invalid_input():
     with pytest.raises(InvalidInput) as caught:
         compute(HUBEI, "org_training", {"start_date": "soon", "travel_days": True, "hours": "-1"})
-    assert set(caught.value.fields) == {"start_date", "end_date", "travel_days", "hours", "category"}
+    assert set(caught.value.fields) == {"start_date", "end_date", "travel_days", "hours", "category", "organiser"}
     assert caught.value.status == 422
     # One sentence: the fields' messages joined by "；" without their own full stops, ending in one.
     assert caught.value.message == joined_sentences(caught.value.fields.values())
@@ -96,9 +109,9 @@ def test_facts_from_a_form_as_text_are_accepted():
 
 def test_credited_hours_with_unknown_ids_are_a_programming_error():
     with pytest.raises(ValueError, match="conferences"):
-        compute(HUBEI, "conference", {"presented_paper": True}, CreditedThisYear(by_kind={"conferences": Decimal(8)}))
+        compute(HUBEI, "conference", conference(), CreditedThisYear(by_kind={"conferences": Decimal(8)}))
     with pytest.raises(ValueError, match="one decimal place"):
-        compute(HUBEI, "conference", {"presented_paper": True}, CreditedThisYear(by_kind={"conference": 8.5}))
+        compute(HUBEI, "conference", conference(), CreditedThisYear(by_kind={"conference": 8.5}))
 
 
 # ---------------------------------------------------------------- per-day cap across declarations
@@ -142,7 +155,7 @@ tenths = st.integers(0, 1200).map(lambda n: Decimal(n) / 10)
        days=st.integers(1, 5), used=st.dictionaries(st.sampled_from(sorted(HUBEI.kinds)), tenths))
 def test_credited_hours_never_exceed_any_cap_left_and_are_never_negative(kind, paper, hours, days, used):
     facts = {
-        "conference": {"presented_paper": paper},
+        "conference": conference(paper),
         "unit_training": {"hours": hours, "has_training_record": True},
         "qualification_exam": {},
         "org_training": org_training(end_date=MARCH[days - 1].isoformat(), hours=hours),
@@ -180,6 +193,8 @@ def valid_value(fact: Fact) -> st.SearchStrategy:
         return st.sampled_from(list(fact.values))
     if fact.type == "date":
         return st.dates(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+    if fact.type == "text":
+        return st.text(st.characters(codec="utf-8", categories=["Lo", "Nd"]), min_size=1, max_size=fact.maximum)
     low = fact.minimum if fact.minimum is not None else 0
     high = fact.maximum if fact.maximum is not None else low + 500
     if fact.type == "int":

@@ -22,7 +22,12 @@ def case(name, kind, facts, hours, category, article, *, used=None, cuts=(), mes
 
 def training(days: int, travel: int, hours: str, category: str = "professional") -> dict:
     return {"start_date": "2026-03-01", "end_date": f"2026-03-{days:02d}", "travel_days": travel, "hours": hours,
-            "category": category}
+            "category": category, "organiser": "hr"}
+
+
+def conference(paper: bool, **overrides) -> dict:
+    """A national conference of the person's field, so that 第十一条（三）'s conditions hold."""
+    return {"level": "national", "field": "临床医学", "in_own_field": True, "presented_paper": paper, **overrides}
 
 
 CASES = [
@@ -65,15 +70,15 @@ CASES = [
     case("offline training after 90 a year is credited nothing", "org_training", training(1, 0, "4"), "0",
          "professional", ART_1, used={"org_training": 90}, cuts=["offline_training_year"]),
     # 第十一条（三）: 8 专业 per conference, +4 with a paper, 30 a year.
-    case("conference without a paper is 8", "conference", {"presented_paper": False}, "8", "professional",
+    case("conference without a paper is 8", "conference", conference(False), "8", "professional",
          "学时管理办法第十一条（三）"),
-    case("conference with a paper is 12", "conference", {"presented_paper": True}, "12", "professional",
+    case("conference with a paper is 12", "conference", conference(True), "12", "professional",
          "学时管理办法第十一条（三）"),
-    case("conference exactly reaching 30 a year is not cut", "conference", {"presented_paper": True}, "12",
+    case("conference exactly reaching 30 a year is not cut", "conference", conference(True), "12",
          "professional", "学时管理办法第十一条（三）", used={"conference": 18}),
-    case("conference one over 30 a year is cut", "conference", {"presented_paper": True}, "11", "professional",
+    case("conference one over 30 a year is cut", "conference", conference(True), "11", "professional",
          "学时管理办法第十一条（三）", used={"conference": 19}, cuts=["conference_year"]),
-    case("third conference with a paper gets the 6 hours left and says so", "conference", {"presented_paper": True},
+    case("third conference with a paper gets the 6 hours left and says so", "conference", conference(True),
          "6", "professional", "学时管理办法第十一条（三）", used={"conference": 24}, cuts=["conference_year"],
          message="学术会议每年最多计 30 学时（学时管理办法第十一条（三）），本年已计 24 学时，本次按 6 学时计"),
     # 第十一条（四）: 6 times the courseware's hours, 公需.

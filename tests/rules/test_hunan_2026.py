@@ -32,12 +32,15 @@ def table(kind: str, number: int, key: str | tuple[str, ...], rows: dict) -> lis
 
 CASES = [
     # 1. 培训、研讨、会议: 8 a day, 4 a half day; the content decides the category.
-    pytest.param("training_or_meeting", {"days": "1", "category": "public"}, Decimal(8), "public", item(1),
-                 id="training one day is 8"),
-    pytest.param("training_or_meeting", {"days": "0.5", "category": "professional"}, Decimal(4), "professional",
-                 item(1), id="training half day is 4"),
-    pytest.param("training_or_meeting", {"days": "2.5", "category": "professional"}, Decimal(20), "professional",
-                 item(1), id="training two and a half days is 20"),
+    pytest.param("training_or_meeting", {"activity": "training", "days": "1", "category": "public"}, Decimal(8),
+                 "public", item(1), id="training one day is 8"),
+    pytest.param("training_or_meeting", {"activity": "meeting", "days": "0.5", "category": "professional"},
+                 Decimal(4), "professional", item(1), id="meeting half day is 4"),
+    pytest.param("training_or_meeting", {"activity": "practice", "days": "2.5", "category": "professional"},
+                 Decimal(20), "professional", item(1), id="practice two and a half days is 20"),
+    # 第一部分第3条: a course on another network platform counts its stated hours, in the category of its content.
+    pytest.param("remote_course", {"hours": "6.5", "category": "public"}, Decimal("6.5"), "public",
+                 "学时折算细则第一部分第3条", id="remote course counts its stated hours"),
     # 2. 课题研究与项目开发, by level and role.
     *table("project", 2, ("level", "role"), {
         ("provincial", "host"): 60, ("provincial", "main"): 30, ("provincial", "other"): 10,

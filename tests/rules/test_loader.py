@@ -106,7 +106,7 @@ def test_shipped_rule_sets_load_and_validate():
                  "testland-2026.toml：kinds.conference.facts.presented_paper：缺少 values", id="enum without values"),
     pytest.param('facts.presented_paper = { type = "bool"', 'facts.presented_paper = { type = "boolean"',
                  "testland-2026.toml：kinds.conference.facts.presented_paper.type：未知的申报信息类型 'boolean'"
-                 "（可用：int、decimal、bool、enum、date）", id="unknown fact type"),
+                 "（可用：int、decimal、bool、enum、date、text）", id="unknown fact type"),
     pytest.param('{ grade = "second", hours = 30 }', '{ grade = "first", hours = 30 }',
                  "testland-2026.toml：kinds.award.formula.rows.1：与前面的行重复：first", id="duplicate table row"),
     pytest.param('  { grade = "second", hours = 30 },\n', '',

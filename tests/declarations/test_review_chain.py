@@ -20,15 +20,22 @@ from lms.ledger.models import LedgerEntry
 from lms.orgs.models import OrgKind
 from lms.rules import RuleSetError, validate
 from tests.conftest import api_token, make_org, make_user
-from tests.declarations import PDF, client_for, decide, declare, declared_id
+from tests.declarations import PDF, client_for, decide, declare, declared_id, kind_of, required_slots
 
 PAPER = {"presented_paper": True}
 
 
+# The conditions of 第十一条 the chain tests are not about: a national conference in the field, an HR-run class.
+SERVICE_FACTS = {"conference": {"level": "national", "field": "临床医学", "in_own_field": True},
+                 "org_training": {"organiser": "hr"}}
+
+
 def _submit(person, title="全国学术年会", kind="conference", facts=None, start="2026-05-10", end="2026-05-11"):
+    facts = {**SERVICE_FACTS.get(kind, {}), **(PAPER if facts is None else facts)}
+    materials = {slot: [(io.BytesIO(PDF), f"{slot}.pdf")] for slot in required_slots(kind_of(kind), facts)}
     declaration, _keys = service.submit(person, kind_id=kind, title=title, start_date=start, end_date=end, year="",
-                                        facts=PAPER if facts is None else facts,
-                                        uploads=[(io.BytesIO(PDF), "通知.pdf")])
+                                        facts=facts, uploads=[] if materials else [(io.BytesIO(PDF), "通知.pdf")],
+                                        materials=materials)
     db.session.commit()
     return declaration
 

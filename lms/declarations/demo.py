@@ -34,7 +34,6 @@ def seed_demo_hunan_window(org_factory, user_factory, image) -> list[str]:
     from lms.declarations.models import Declaration
 
     department = db.session.scalar(sa.select(Org).where(Org.name == "荆州市卫生健康委员会"))
-    dept_admin = db.session.scalar(sa.select(User).where(User.login == "dept_admin"))
     unit = org_factory(OrgKind.UNIT, HUNAN_UNIT, department, serial=210)
     unit.region = "hunan"
     admin = user_factory(unit, ADMIN_ROLE_FOR_KIND[OrgKind.UNIT], "hunan_unit_admin", "湖南演示单位管理员",
@@ -50,9 +49,17 @@ def seed_demo_hunan_window(org_factory, user_factory, image) -> list[str]:
         declaration, _keys = declarations.submit(
             learner, kind_id="paper", title=PAPER_TITLE, start_date="2024-09-20", end_date="2024-09-20", year="",
             facts={"author": "first"}, uploads=[], materials=materials, today=WINDOW_DAY)
-        declarations.decide(admin, declaration.id, "approve", None)
-        declarations.decide(dept_admin, declaration.id, "approve", None)
+        for step in declaration.review_steps:  # hunan-2026: 用人单位初审, then the nearest bureau files it
+            declarations.decide(admin if step.org_id == unit.id else _super_admin_of(step.org_id), declaration.id,
+                                "approve", None)
     db.session.commit()
     lines.append(f"{learner.name} 2024 年度论文（第一作者 30 学时）已于核认期间申报并备案："
                  "湖南 2026 年核认期限 2026-05-25 至 2026-07-25，期限外申报 2021–2025 年度学时会被拒绝并说明期限")
     return lines
+
+
+def _super_admin_of(org_id: int) -> User:
+    from lms.orgs.models import OrgAdmin
+
+    return db.session.scalar(sa.select(User).join(OrgAdmin, OrgAdmin.user_id == User.id)
+                             .where(OrgAdmin.org_id == org_id, OrgAdmin.is_super))

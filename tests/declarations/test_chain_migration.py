@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
@@ -11,15 +9,16 @@ from lms.accounts.models import User
 from lms.declarations import service
 from lms.declarations.models import Declaration
 from lms.extensions import db
-from tests.declarations import PDF
+from tests.declarations import conference_facts, conference_materials
 
-BEFORE = "98c2e5b5bf71"
+BEFORE = "7537af44fdb6"  # the revision before the chain's (b7e4c2a9d1f3)
 
 
 def test_declarations_under_review_keep_their_reviewers_and_step_through_the_migration(app, tree):
     declaration, _keys = service.submit(tree.learner_a, kind_id="conference", title="全国学术年会",
                                         start_date="2026-05-10", end_date="2026-05-11", year="",
-                                        facts={"presented_paper": True}, uploads=[(io.BytesIO(PDF), "通知.pdf")])
+                                        facts=conference_facts(paper=True), uploads=[],
+                                        materials=conference_materials(paper=True))
     service.decide(tree.admins["unit_a"], declaration.id, "approve", None)
     db.session.commit()
     declaration_id, unit_id, dept_id, dept_admin_id = (declaration.id, tree.unit_a.id, tree.dept_a.id,

@@ -27,6 +27,7 @@ class ConfigError(RuntimeError):
 
 KNOWN_KEYS = {
     "LMS_SECRET_KEY",
+    "LMS_INTEROP_RATE_LIMIT",
     "LMS_DATA_DIR",
     "LMS_DATABASE_URL",
     "LMS_DATABASE_REPLICA_URL",
@@ -171,6 +172,7 @@ class Config:
     certificate_key: str | None = None  # signs verification codes; None: derived from secret_key
     verify_rate_limit: str = "30 per minute"
     import_rate_limit: str = "30 per hour"
+    interop_rate_limit: str = "120 per minute"  # per registered client of the title-review interface
     evidence_max_bytes: int = 10 * 1024**2
     evidence_max_files: int = 5
     # Text messages: "outbox" (a table, read by the demo and the tests) or "http" (a provider at sms_url).
@@ -292,6 +294,7 @@ class Config:
             certificate_key=_certificate_key(env),
             verify_rate_limit=_rate_limit(env, "LMS_VERIFY_RATE_LIMIT", "30 per minute"),
             import_rate_limit=_rate_limit(env, "LMS_IMPORT_RATE_LIMIT", "30 per hour"),
+            interop_rate_limit=_rate_limit(env, "LMS_INTEROP_RATE_LIMIT", "120 per minute"),
             evidence_max_bytes=_int(env, "LMS_EVIDENCE_MAX_BYTES", 10 * 1024**2, 64 * 1024, 1024**3),
             evidence_max_files=_int(env, "LMS_EVIDENCE_MAX_FILES", 5, 1, 50),
             **_sms(env),

@@ -54,6 +54,7 @@ class Permission(enum.StrEnum):
     CHANGE_PARENT = "change_parent"
     REVIEW_PARENT_CHANGES = "review_parent_changes"
     MANAGE_DEPARTMENTS = "manage_departments"
+    VIEW_INTEGRITY_RECORDS = "view_integrity_records"
 
     @property
     def label(self) -> str:
@@ -139,6 +140,10 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
     Permission.MANAGE_DEPARTMENTS: PermissionInfo(
         "内设部门管理", "添加、改名、调整、删除本单位的内设部门，把本单位人员分到内设部门（管理手册 5.1.1.2）。",
         EVERY_ADMIN_KIND),
+    # HR bureaus keep the 职称评审诚信档案 (第二十一条); the department that found the declaration false sees it
+    # on the declaration itself.
+    Permission.VIEW_INTEGRITY_RECORDS: PermissionInfo(
+        "查看诚信档案", "查看本辖区人员因学时申报弄虚作假记入的诚信档案（第二十一条，记录期限 3 年）。", HR_KINDS),
 }
 
 assert set(CATALOGUE) == set(Permission), "every permission needs its catalogue entry"

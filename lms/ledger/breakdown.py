@@ -14,6 +14,7 @@ from lms.accounts.models import User
 from lms.extensions import db
 from lms.ledger import service
 from lms.ledger.models import LedgerEntry, SourceType
+from lms.rules import NoRuleSet
 
 
 def _hours(value) -> str:
@@ -52,8 +53,14 @@ def compliance(summary: service.YearSummary, deferred: bool = False) -> dict:
 
 
 def year_data(user: User, year: int, deferred: bool = False) -> dict:
-    """The year: totals per category against each minimum, hours per kind, the requirement and compliance."""
-    summary = service.year_summary(user, year)
+    """The year: totals per category against each minimum, hours per kind, the requirement and compliance.
+
+    A year no rule set covers (before the platform's first) still gives the ledger's hours, without a verdict.
+    """
+    try:
+        summary = service.year_summary(user, year)
+    except NoRuleSet as error:
+        return _unruled_year(user, year, error.message)
     return {
         "year": year,
         "rule_set": summary.rule_set.id,
@@ -65,4 +72,22 @@ def year_data(user: User, year: int, deferred: bool = False) -> dict:
                         "minimum": _hours(c.minimum), "met": c.met} for c in summary.categories],
         "by_kind": by_kind(user, summary),
         "compliance": compliance(summary, deferred),
+    }
+
+
+def _unruled_year(user: User, year: int, why: str) -> dict:
+    totals = service.balances(user.id, year)
+    rows = db.session.execute(
+        sa.select(LedgerEntry.source_type, LedgerEntry.kind, LedgerEntry.category, sa.func.sum(LedgerEntry.hours))
+        .where(LedgerEntry.user_id == user.id, LedgerEntry.year == year)
+        .group_by(LedgerEntry.source_type, LedgerEntry.kind, LedgerEntry.category)).all()
+    return {
+        "year": year, "rule_set": None, "requirement": None,
+        "hours": {**{c.value: _hours(h) for c, h in totals.items()}, "total": _hours(sum(totals.values()))},
+        "categories": [{"category": c.value, "label": c.label, "hours": _hours(h), "minimum": None, "met": None}
+                       for c, h in totals.items()],
+        "by_kind": [{"source": SourceType(t).value, "kind": k, "label": SourceType(t).label,
+                     "category": getattr(c, "value", c), "hours": _hours(h)} for t, k, c, h in rows],
+        "compliance": {"met": None, "voided": service.is_year_voided(user.id, year), "status": "no_rule_set",
+                       "text": why},
     }

@@ -80,6 +80,9 @@ def test_the_record_page_is_for_the_hr_bureaus_above_the_person_only(app, tree):
         assert page.status_code == 200
         text = page.get_data(as_text=True)
         assert "会议邀请函系伪造" in text and "记录期限为 3 年" in text and tree.learner_a.name in text
+    people = client_for(app, tree.admins["city"]).get("/people").get_data(as_text=True)
+    assert url in people  # the link in the person's row on 人员
+    assert url not in client_for(app, tree.admins["dept_a"]).get("/people").get_data(as_text=True)
     for outsider in ("county", "dept_a", "unit_a"):
         assert client_for(app, tree.admins[outsider]).get(url).status_code == 403, outsider
     assert client_for(app, tree.learner_a).get(url).status_code == 403

@@ -89,7 +89,8 @@ def one(certificate_id: int):
 
 @blp.route("/my/certificates/<int:certificate_id>/pdf", methods=["GET"])
 @blp.doc(security=BEARER, responses={"200": {"description": "证书 PDF", "content": {"application/pdf": {}}}})
-@blp.alt_response(409, description="证书已撤销或数据校验失败，不能打印")
+@blp.alt_response(409, description="证书已撤销或数据校验失败，不能打印", example={"error": {
+    "code": "conflict", "message": "该证明已撤销：2026 年度的学时已按学时管理办法第二十一条作废。"}})
 @api_user(Role.LEARNER)
 def pdf(certificate_id: int):
     """The certificate's PDF (统一制式), as the page prints it."""

@@ -86,6 +86,10 @@ def _facts(kind, start, end) -> dict:
 @blp.route("/declaration-kinds", methods=["GET"])
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.KindsQuery, location="query")
+@blp.alt_response(200, description="可申报的学时类型及其需填写的事实", example={
+    "rule_set": "hubei-2026", "year": 2026, "kinds": [{"id": "conference", "label": "学术会议", "facts": [
+        {"id": "presented_paper", "label": "在会上报告论文", "type": "bool", "minimum": None, "maximum": None,
+         "values": None}]}]})
 @api_user(Role.LEARNER)
 def kinds(args):
     """The kinds the learner may declare in a year (their region's rule set) and each kind's facts."""
@@ -171,7 +175,11 @@ def resubmit(declaration_id: int):
 @blp.route("/declarations/review", methods=["GET"])
 @blp.doc(security=BEARER)
 @blp.arguments(schemas.ReviewQuery, location="query")
-@blp.response(200, schemas.DeclarationPage)
+@blp.response(200, schemas.DeclarationPage, example={"items": [schemas.DECLARATION_EXAMPLE], "total": 1, "page": 1,
+                                                     "pages": 1, "per_page": 50})
+@blp.alt_response(422, description="筛选条件无效", example={"error": {
+    "code": "invalid_input", "message": "身份证号后几位应为 4–6 位数字（末位可为 X）。",
+    "fields": {"id_suffix": "身份证号后几位应为 4–6 位数字（末位可为 X）。"}}})
 @api_user(permission=Permission.REVIEW_DECLARATIONS)
 def review_queue(args):
     """The declarations waiting for the caller's decision at their step, oldest first, filtered and paginated."""

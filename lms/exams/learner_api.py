@@ -62,7 +62,12 @@ ATTEMPT_EXAMPLE = {"id": 9, "course_id": 3, "number": 1, "state": "open", "start
 
 @blp.route("/courses/<int:course_id>/quiz", methods=["GET"])
 @blp.doc(security=BEARER)
-@blp.alt_response(403, description="未选修该课程")
+@blp.alt_response(200, description="测验规则、历次测验与能否开始", example={
+    "course_id": 3, "course_title": "专业技术人员职业道德", "quiz": {
+        "draw_count": 10, "pass_percent": 60, "time_limit_minutes": 30, "max_attempts": 3, "wait_minutes": 0,
+        "is_open": True}, "attempts": [], "open_attempt_id": None, "passed": False, "may_start": True, "refusal": None})
+@blp.alt_response(403, description="未选修该课程", example={"error": {"code": "forbidden",
+                                                                  "message": "请先选修本课程，再参加测验。"}})
 @api_user(Role.LEARNER)
 def quiz_state(course_id: int):
     """The course's quiz for the caller: its rules, the attempts so far, and whether (or why not) one may start."""

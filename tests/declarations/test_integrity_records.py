@@ -99,3 +99,16 @@ def test_an_expired_record_is_marked_on_the_page_and_left_out_of_the_interface(a
     assert integrity.active_records(declaration.user_id) == []
     text = client_for(app, tree.admins["city"]).get(f"/people/{tree.learner_a.id}/integrity").get_data(as_text=True)
     assert "已于 2020-01-01 期满" in text
+
+
+def test_two_admins_voiding_at_once_leave_one_voiding_and_one_record(app, tree, config):
+    from lms.accounts.models import User
+    from tests.transfers.test_transfers import _postgres_only, _race
+
+    _postgres_only(config)
+    declaration_id = _filed_conference(app, tree)
+    admin_ids = [tree.admins["city"].id, tree.admins["province"].id]
+    done, refused = _race(app, *[lambda admin_id=admin_id: service.void(db.session.get(User, admin_id), declaration_id,
+                                                                        "伪造") for admin_id in admin_ids])
+    assert len(done) == 1 and len(refused) == 1 and "刚刚已被他人处理" in refused[0]
+    assert len(_records()) == 1

@@ -20,7 +20,6 @@ from lms.core.errors import InvalidInput
 from lms.core.queues import ListFilters
 from lms.declarations import evidence, integrity, schemas, service
 from lms.extensions import db
-from lms.interop.report import integrity_json
 from lms.ledger import service as ledger
 from lms.orgs.permissions import Permission
 
@@ -242,5 +241,5 @@ def integrity_records(person_id: int):
     """A person's integrity record (诚信档案), expired entries marked; HR bureaus above the person only."""
     person = integrity.person_for_viewer(g.api_user, person_id)
     today = ledger.china_today()
-    return [{**integrity_json(record), "active": integrity.is_active(record, today)}
+    return [{**integrity.as_json(record), "active": integrity.is_active(record, today)}
             for record in integrity.all_records(person.id)]

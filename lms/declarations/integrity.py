@@ -86,3 +86,11 @@ def person_for_viewer(actor: User, person_id: int) -> User:
 
 def is_active(record: IntegrityRecord, today: dt.date | None = None) -> bool:
     return record.expires_on >= (today or china_today())
+
+
+def as_json(record: IntegrityRecord) -> dict:
+    """A record as the HR API and the title-review interface give it."""
+    return {"id": record.id, "year": record.year, "declaration_id": record.declaration_id,
+            "declaration_title": record.declaration.title, "reason": record.reason, "article": record.article,
+            "found_by_org": record.found_by_org.name, "found_on": record.found_on.isoformat(),
+            "expires_on": record.expires_on.isoformat()}

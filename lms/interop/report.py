@@ -76,7 +76,7 @@ def person_record(caller: Caller, id_number, from_year, to_year) -> dict:
             .order_by(Certificate.year))]
         sections.append("certificates")
     if "integrity:read" in caller.scopes:
-        body["integrity_records"] = [integrity_json(r) for r in integrity.active_records(person.id)]
+        body["integrity_records"] = [integrity.as_json(r) for r in integrity.active_records(person.id)]
         sections.append("integrity_records")
     if "deferrals:read" in caller.scopes:
         body["deferrals"] = [_deferral(d) for year, d in sorted(deferrals.items()) if start <= year <= end]
@@ -100,14 +100,6 @@ def _certificate(certificate: Certificate) -> dict:
     return {"year": certificate.year, "serial": certificate.serial, "code": certificates.grouped(certificate.code),
             "verify_url": certificates.verify_url(certificate.code), "verdict": verdict.value,
             "total_hours": format(certificate.total_hours, "f"), "issued_at": certificate.issued_at.isoformat() + "Z"}
-
-
-def integrity_json(record) -> dict:
-    """An integrity record as the interface and the HR API give it."""
-    return {"id": record.id, "year": record.year, "declaration_id": record.declaration_id,
-            "declaration_title": record.declaration.title, "reason": record.reason, "article": record.article,
-            "found_by_org": record.found_by_org.name, "found_on": record.found_on.isoformat(),
-            "expires_on": record.expires_on.isoformat()}
 
 
 def _deferral(deferral) -> dict:

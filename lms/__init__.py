@@ -89,6 +89,7 @@ def _flask_settings(config: Config) -> dict:
         "LMS_CERTIFICATE_KEY": config.certificate_key,
         "LMS_VERIFY_RATE_LIMIT": config.verify_rate_limit,
         "LMS_IMPORT_RATE_LIMIT": config.import_rate_limit,
+        "LMS_INTEROP_RATE_LIMIT": config.interop_rate_limit,
         "LMS_DECLARATIONS": {"evidence_max_bytes": config.evidence_max_bytes,
                              "evidence_max_files": config.evidence_max_files},
     }
@@ -164,6 +165,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.addresses.api import blp as addresses_api
     from lms.addresses.views import bp as address_pages
     from lms.audit.views import bp as audit_pages
+    from lms.certificates.api import blp as certificates_api
     from lms.certificates.views import bp as certificate_pages
     from lms.core import metrics
     from lms.core.health import bp as health
@@ -171,11 +173,16 @@ def _register_blueprints(app: Flask) -> None:
     from lms.courses.api import blp as courses_api
     from lms.courses.upload_api import blp as uploads_api
     from lms.courses.views import bp as courses_pages
+    from lms.declarations.api import blp as declarations_api
+    from lms.declarations.integrity_views import bp as integrity_pages
     from lms.declarations.review_api import blp as declaration_reviews_api
     from lms.declarations.views import bp as declaration_pages
     from lms.exams.api import bp as exams_api
+    from lms.exams.learner_api import blp as quiz_api
     from lms.exams.views import bp as exams_pages
     from lms.extensions import csrf
+    from lms.interop.api import blp as interop_api
+    from lms.ledger.api import blp as ledger_api
     from lms.ledger.views import bp as ledger_pages
     from lms.notices.api import blp as notices_api
     from lms.notices.notification_api import blp as notifications_api
@@ -205,12 +212,14 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (health, storage_bp, accounts_pages, orgs_pages, courses_pages, player, ledger_pages,
                       certificate_pages, review_pages, review_attempt_pages, declaration_pages, exams_pages, exams_api,
                       audit_pages, statistics_pages, notify_pages, transfer_pages, notice_pages, address_pages,
-                      person_change_pages, org_change_pages, media_origin, notification_pages, training_pages):
+                      person_change_pages, org_change_pages, media_origin, notification_pages, training_pages,
+                      integrity_pages):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, org_admin_api, org_structure_api, courses_api, uploads_api, review_api,
                       statistics_api, transfers_api, notices_api, addresses_api, review_attempts_api,
-                      person_changes_api, org_changes_api, notifications_api, declaration_reviews_api):
+                      person_changes_api, org_changes_api, notifications_api, declaration_reviews_api,
+                      declarations_api, ledger_api, certificates_api, quiz_api, interop_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

@@ -11,12 +11,14 @@ from lms.extensions import db
 
 def register_cli(app: Flask) -> None:
     """Attach the project's commands to ``flask``."""
+    from lms.interop.cli import api_clients_cli
     from lms.notices.cli import notifications_cli
     from lms.notify.cli import sms_cli
     from lms.tracking.cli import tracking_cli
     from lms.transfers.cli import transfers_cli
 
     app.cli.add_command(notifications_cli)
+    app.cli.add_command(api_clients_cli)
     app.cli.add_command(sms_cli)
     app.cli.add_command(tracking_cli)
     app.cli.add_command(transfers_cli)

@@ -27,6 +27,7 @@ class ConfigError(RuntimeError):
 
 KNOWN_KEYS = {
     "LMS_SECRET_KEY",
+    "LMS_INTEROP_RATE_LIMIT",
     "LMS_DATA_DIR",
     "LMS_DATABASE_URL",
     "LMS_DATABASE_REPLICA_URL",
@@ -208,6 +209,7 @@ class Config:
     certificate_key: str | None = None  # signs verification codes; None: derived from secret_key
     verify_rate_limit: str = "30 per minute"
     import_rate_limit: str = "30 per hour"
+    interop_rate_limit: str = "120 per minute"  # per registered client of the title-review interface
     evidence_max_bytes: int = 10 * 1024**2
     evidence_max_files: int = 5
     # argon2id cost of new password hashes (argon2-cffi's defaults: RFC 9106's low-memory profile). Tune to the
@@ -341,6 +343,7 @@ class Config:
             certificate_key=_certificate_key(env),
             verify_rate_limit=_rate_limit(env, "LMS_VERIFY_RATE_LIMIT", "30 per minute"),
             import_rate_limit=_rate_limit(env, "LMS_IMPORT_RATE_LIMIT", "30 per hour"),
+            interop_rate_limit=_rate_limit(env, "LMS_INTEROP_RATE_LIMIT", "120 per minute"),
             evidence_max_bytes=_int(env, "LMS_EVIDENCE_MAX_BYTES", 10 * 1024**2, 64 * 1024, 1024**3),
             evidence_max_files=_int(env, "LMS_EVIDENCE_MAX_FILES", 5, 1, 50),
             password_time_cost=_int(env, "LMS_PASSWORD_TIME_COST", 3, 1, 20),

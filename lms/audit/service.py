@@ -47,6 +47,9 @@ ACTION_LABELS = {
     "parent_move.complete": "更换上级部门生效",
     "department.create": "添加内设部门", "department.update": "修改内设部门", "department.delete": "删除内设部门",
     "department.assign": "分配内设部门",
+    "integrity.record": "记入诚信档案",
+    "api_client.create": "登记外部系统客户端", "api_client.revoke": "吊销外部系统客户端",
+    "interop.token": "外部系统取得访问令牌", "interop.person_record": "外部系统查询人员学时档案",
     "notice.publish": "发布通知公告", "notice.edit": "修改通知公告", "notice.withdraw": "撤回通知公告",
     "notification.settings": "修改消息短信设置", "notification.remind_deadline": "发送学时截止提醒",
 }
@@ -63,21 +66,23 @@ def actor_capacity(actor: User) -> str:
 
 
 SYSTEM_ACTOR, SYSTEM_ROLE = "系统", "按规则自动处理"
+MACHINE_ROLE = "外部系统接口客户端"
 
 
 def record(actor: User | None, action: str, *, object_type: str, object_id: Any = None, label: str = "",
            org: Org | None = None, before: Mapping | None = None, after: Mapping | None = None,
-           reason: str | None = None) -> AuditEntry:
+           reason: str | None = None, machine: str | None = None) -> AuditEntry:
     """Append one row for an admin action; ``org`` is the organisation it concerns (default: the actor's).
 
-    ``actor`` is None for what the platform does by a rule on its own (a scheduled job), never for a person's act.
+    ``actor`` is None for what the platform does by a rule on its own (a scheduled job), never for a person's act,
+    and for a call of a registered machine client, which ``machine`` then names (``lms.interop``).
     """
     home = (admin_org(actor) or actor.org) if actor is not None else None
     concerned = org or home
     entry = AuditEntry(
         actor_id=actor.id if actor is not None else None,
-        actor_name=actor.name[:50] if actor is not None else SYSTEM_ACTOR,
-        actor_role=actor_capacity(actor)[:60] if actor is not None else SYSTEM_ROLE,
+        actor_name=actor.name[:50] if actor is not None else (machine or SYSTEM_ACTOR)[:50],
+        actor_role=actor_capacity(actor)[:60] if actor is not None else (MACHINE_ROLE if machine else SYSTEM_ROLE),
         actor_org_id=home.id if home else None, org_path=concerned.path if concerned else "/",
         action=action, object_type=object_type, object_id=None if object_id is None else str(object_id)[:40],
         object_label=label[:200], reason=(reason or None) and reason[:500],

@@ -61,6 +61,12 @@ class LmsApi(Api):
         self.spec.components.security_scheme(
             "bearer", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/token 取得的令牌"}
         )
+        from lms.interop.service import SCOPES
+
+        self.spec.components.security_scheme("interop", {
+            "type": "oauth2",
+            "description": "职称评审系统衔接接口：登记的客户端以客户端凭证取得短期令牌（见 docs/title-interface.md）",
+            "flows": {"clientCredentials": {"tokenUrl": "/api/v1/interop/token", "scopes": dict(SCOPES)}}})
 
 
 def page_schema(item: type[Schema], name: str) -> type[Schema]:

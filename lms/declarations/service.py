@@ -27,7 +27,7 @@ from lms.core.queues import ListFilters
 from lms.core.validation import clean_text, collect, text_problem
 from lms.courses.models import Category
 from lms.declarations import deferrals as deferral_rules
-from lms.declarations import evidence
+from lms.declarations import evidence, integrity
 from lms.declarations import materials as named_materials
 from lms.declarations.chain import PlannedStep, chain_for
 from lms.declarations.models import (
@@ -596,6 +596,7 @@ def void(actor: User, declaration_id: int, reason: Any) -> Declaration:
         ledger.adjust(declaration.user, year=declaration.year, kind=AdjustmentKind.VOID_YEAR,
                       reason=f"学时申报“{declaration.title}”弄虚作假（学时管理办法第二十一条）：{text}",
                       decided_by=actor, reference=f"declaration:{declaration.id}")
+    integrity.record_false_declaration(declaration, actor, text)  # 诚信档案, kept for the retention setting
     return declaration
 
 

@@ -56,6 +56,7 @@ class Permission(enum.StrEnum):
     MANAGE_DEPARTMENTS = "manage_departments"
     VIEW_SMS_DELIVERIES = "view_sms_deliveries"
     DECLARE_TRAININGS = "declare_trainings"
+    VIEW_INTEGRITY_RECORDS = "view_integrity_records"
 
     @property
     def label(self) -> str:
@@ -148,6 +149,10 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
     Permission.DECLARE_TRAININGS: PermissionInfo(
         "培训申报", "申报本单位（基地）举办的培训及参训人员名单，审核通过后为每人计入学时（管理手册 5.2）。",
         frozenset({OrgKind.UNIT, OrgKind.BASE})),
+    # HR bureaus keep the 职称评审诚信档案 (第二十一条); the department that found the declaration false sees it
+    # on the declaration itself.
+    Permission.VIEW_INTEGRITY_RECORDS: PermissionInfo(
+        "查看诚信档案", "查看本辖区人员因学时申报弄虚作假记入的诚信档案（第二十一条，记录期限 3 年）。", HR_KINDS),
 }
 
 assert set(CATALOGUE) == set(Permission), "every permission needs its catalogue entry"

@@ -161,6 +161,14 @@ ACTIONS = [
     Action("分配内设部门", Permission.MANAGE_DEPARTMENTS,
            _api("PUT", lambda t, i: f"/api/v1/people/{_person(t, i).id}/department", {"department_id": 999999}),
            _person),
+    Action("诚信档案", Permission.VIEW_INTEGRITY_RECORDS,
+           _api("GET", lambda t, i: f"/api/v1/people/{_person(t, i).id}/integrity-records"), _person),
+    Action("诚信档案页", Permission.VIEW_INTEGRITY_RECORDS,
+           _page("GET", lambda t, i: f"/people/{_person(t, i).id}/integrity"), _person),
+    Action("学时审核（接口）", Permission.REVIEW_DECLARATIONS, _api("GET", _fixed("/api/v1/declarations/review"))),
+    # No reason: past authorisation the answer is 404 (no such declaration), before it 403.
+    Action("认定弄虚作假（接口）", Permission.VOID_DECLARATIONS,
+           _api("POST", _fixed("/api/v1/declarations/999999/void"), {"reason": "矩阵测试"})),
 ]
 
 

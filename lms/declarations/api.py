@@ -18,7 +18,8 @@ from lms.core.api import page_body
 from lms.core.auth import api_user
 from lms.core.errors import InvalidInput
 from lms.core.queues import ListFilters
-from lms.declarations import evidence, integrity, schemas, service
+from lms.declarations import evidence, integrity, materials, schemas, service
+from lms.declarations.queue import QueueFilters, queue_query
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.orgs.permissions import Permission
@@ -35,20 +36,31 @@ _MULTIPART_FIELDS = {
     "year": {"type": "string", "description": "计入年度；不填为结束日期的年度（顺延补学的年度可另选）"},
     "facts": {"type": "string", "description": "该类型的事实，JSON 对象，如 {\"presented_paper\": true}"},
     "evidence": {"type": "array", "items": {"type": "string", "format": "binary"},
-                 "description": "证明材料（PDF、PNG、JPEG，按内容检查）"},
+                 "description": "其他证明材料（PDF、PNG、JPEG，按内容检查）"},
+    "evidence-<material>": {"type": "array", "items": {"type": "string", "format": "binary"},
+                            "description": "该类型要求的每项材料各自一个字段，如 evidence-notice（会议通知）、"
+                                           "evidence-paper（论文）；所需材料见 GET /api/v1/declaration-kinds"},
 }
 
 
-def _uploads() -> list[service.Upload]:
-    """Read the evidence files with the request limit raised for this request, as the form does."""
+def _uploads() -> tuple[list[service.Upload], dict[str, list[service.Upload]]]:
+    """Read the evidence files — ``evidence`` (其他材料) and each named material ``evidence-<material>``, as the
+    form sends them — with the request limit raised for this request."""
     settings = evidence.EvidenceSettings.current()
     request.max_content_length = settings.evidence_max_files * settings.evidence_max_bytes + 64 * 1024
     try:
         files = request.files.getlist("evidence")
+        named = {field.removeprefix(materials.FIELD_PREFIX): request.files.getlist(field)
+                 for field in request.files if field.startswith(materials.FIELD_PREFIX)}
         request.form  # noqa: B018 - read now, inside the raised limit
     except RequestEntityTooLarge:
         raise InvalidInput({"evidence": f"上传内容超过上限：每份申报最多 {settings.evidence_max_files} 个文件，"
                                         f"每个不超过 {settings.max_size_text}。"}) from None
+    given = {material: _given(slot) for material, slot in named.items()}
+    return _given(files), {material: slot for material, slot in given.items() if slot}
+
+
+def _given(files) -> list[service.Upload]:
     return [(file.stream, file.filename) for file in files if file and file.filename]
 
 
@@ -129,7 +141,7 @@ def mine():
 @api_user(Role.LEARNER)
 def create():
     """Declare off-platform hours with evidence: the rule engine computes the hours now, with the year's caps."""
-    uploads = _uploads()
+    uploads, named = _uploads()
     form = request.form
     start, end = service.parse_date(form.get("start_date")), service.parse_date(form.get("end_date"))
     year_text = form.get("year") or (str(end.year) if end else str(ledger.china_today().year))
@@ -137,7 +149,8 @@ def create():
     kind = service.kind_of(service.rule_set_for_person(g.api_user, year), form.get("kind"))
     declaration, keys = service.submit(g.api_user, kind_id=kind.id, title=form.get("title"),
                                        start_date=form.get("start_date"), end_date=form.get("end_date"),
-                                       year=form.get("year"), facts=_facts(kind, start, end), uploads=uploads)
+                                       year=form.get("year"), facts=_facts(kind, start, end), uploads=uploads,
+                                       materials=named)
     _commit_or_unstore(keys)
     return declaration, 201
 
@@ -162,8 +175,9 @@ def detail(declaration_id: int):
 @api_user(Role.LEARNER)
 def resubmit(declaration_id: int):
     """Add the evidence a reviewer asked for and send the declaration back to the step that returned it."""
-    uploads = _uploads()
-    declaration, keys = service.resubmit(g.api_user, declaration_id, uploads, request.form.get("note"))
+    uploads, named = _uploads()
+    declaration, keys = service.resubmit(g.api_user, declaration_id, uploads, request.form.get("note"),
+                                         materials=named)
     _commit_or_unstore(keys)
     return declaration
 
@@ -182,8 +196,9 @@ def resubmit(declaration_id: int):
 @api_user(permission=Permission.REVIEW_DECLARATIONS)
 def review_queue(args):
     """The declarations waiting for the caller's decision at their step, oldest first, filtered and paginated."""
+    # The same queue as /declaration-reviews (lms/declarations/queue.py), with this document's filter names.
     filters = ListFilters.parse(args)
-    return page_body(filters.paginate(db, service.review_queue_query(g.api_user, filters, args["kind"] or None)))
+    return page_body(filters.paginate(db, queue_query(g.api_user, filters, QueueFilters.parse(args))))
 
 
 @blp.route("/declarations/<int:declaration_id>/decision", methods=["POST"])

@@ -21,12 +21,20 @@ class EvidenceOut(Schema):
 
 
 class DeclarationStepOut(Schema):
-    step = fields.String(attribute="step.value", allow_none=True)
+    step_index = fields.Integer(allow_none=True, metadata={"description": "审核链中的位置；本人的操作为 null"})
+    step_label = fields.String(allow_none=True)
     action = fields.String(attribute="action.value")
     reason = fields.String(allow_none=True)
     hours = fields.Decimal(as_string=True, allow_none=True)
     actor_org = fields.String(attribute="actor_org.name")
     created_at = fields.DateTime()
+
+
+class ReviewStepOut(Schema):
+    position = fields.Integer()
+    reviewer = fields.String(metadata={"description": "unit / department / hr / province_hr"})
+    label = fields.String()
+    org = fields.Nested(DeclarationOrgOut)
 
 
 class DeclarationOut(Schema):
@@ -44,9 +52,10 @@ class DeclarationOut(Schema):
     status = fields.String(attribute="status.value",
                            metadata={"description": "pending / returned / rejected / filed / voided"})
     status_label = fields.String(attribute="status.label")
-    step = fields.String(attribute="step.value", allow_none=True, metadata={"description": "first / second"})
-    first_org = fields.Nested(DeclarationOrgOut)
-    second_org = fields.Nested(DeclarationOrgOut, allow_none=True)
+    step_index = fields.Integer(allow_none=True,
+                                metadata={"description": "等待审核（或退回补充）的审核链位置；办结后为 null"})
+    review_steps = fields.List(fields.Nested(ReviewStepOut),
+                               metadata={"description": "规则集规定、提交时确定的审核链：每步的审核单位"})
     hours = fields.Decimal(as_string=True, metadata={"description": "提交时规则引擎计算的学时"})
     final_hours = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "终审时重新计算的学时"})
     category = fields.String()
@@ -62,12 +71,18 @@ DECLARATION_EXAMPLE = {
     "id": 12, "person_name": "张三", "id_number": "4201**********0012", "year": 2026, "rule_set_id": "hubei-2026",
     "kind": "conference", "kind_label": "学术会议", "title": "全国学术年会", "start_date": "2026-05-10",
     "end_date": "2026-05-11", "facts": {"presented_paper": True, "conference_date": "2026-05-10"},
-    "status": "pending", "status_label": "审核中", "step": "first", "first_org": {"id": 7, "name": "某某医院"},
-    "second_org": {"id": 4, "name": "某某主管部门"}, "hours": "12.0", "final_hours": None, "category": "professional",
+    "status": "pending", "status_label": "审核中", "step_index": 0,
+    "review_steps": [{"position": 0, "reviewer": "unit", "label": "单位审核", "org": {"id": 7, "name": "某某医院"}},
+                     {"position": 1, "reviewer": "department", "label": "主管部门审查",
+                      "org": {"id": 4, "name": "某某主管部门"}},
+                     {"position": 2, "reviewer": "hr", "label": "人社部门审验",
+                      "org": {"id": 2, "name": "某某市人社局"}}],
+    "hours": "12.0", "final_hours": None, "category": "professional",
     "outcome": {"hours": "12.0", "basis": "学术会议 8 学时，宣读论文加 4 学时", "cuts": []},
     "evidence": [{"id": 3, "filename": "会议通知.pdf", "content_type": "application/pdf", "size_bytes": 48213,
                   "created_at": "2026-05-12T02:03:04"}],
-    "decisions": [{"step": None, "action": "submitted", "reason": None, "hours": "12.0", "actor_org": "某某医院",
+    "decisions": [{"step_index": None, "step_label": None,
+                   "action": "submitted", "reason": None, "hours": "12.0", "actor_org": "某某医院",
                    "created_at": "2026-05-12T02:03:04"}],
     "created_at": "2026-05-12T02:03:04"}
 

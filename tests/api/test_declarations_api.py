@@ -9,19 +9,22 @@ import json
 import sqlalchemy as sa
 
 from lms.declarations.integrity_models import IntegrityRecord
-from lms.declarations.models import Declaration, DeclarationEvidence, DeclarationStatus, ReviewStep
+from lms.declarations.models import Declaration, DeclarationEvidence, DeclarationStatus
 from lms.extensions import db
 from tests.api import bearer, error_of
-from tests.declarations import EXE, PDF
+from tests.declarations import EXE, PDF, conference_facts
 
 
 def _declare(client, headers, *, title="全国学术年会", facts=None, files=None, **fields):
     facts_text = facts if isinstance(facts, str) else json.dumps(facts if facts is not None else
-                                                                 {"presented_paper": True})
+                                                                 conference_facts(paper=True))
     data = {"kind": "conference", "title": title, "start_date": "2026-05-10", "end_date": "2026-05-11",
             "facts": facts_text, **fields}
-    files = files if files is not None else [("会议通知.pdf", PDF)]
-    data["evidence"] = [(io.BytesIO(content), name) for name, content in files]
+    if files is None:  # the conference's named materials: the notice, and the paper presented
+        data["evidence-notice"] = [(io.BytesIO(PDF), "会议通知.pdf")]
+        data["evidence-paper"] = [(io.BytesIO(PDF), "论文.pdf")]
+    else:
+        data["evidence"] = [(io.BytesIO(content), name) for name, content in files]
     return client.post("/api/v1/declarations", data=data, headers=headers, content_type="multipart/form-data")
 
 
@@ -30,9 +33,10 @@ def test_a_learner_declares_through_the_api_and_the_engine_computes_the_hours(ap
     response = _declare(client, learner)
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
-    assert (body["hours"], body["category"], body["status"], body["step"]) == ("12.0", "professional", "pending",
-                                                                               "first")
-    assert body["first_org"]["id"] == tree.unit_a.id and body["evidence"][0]["filename"] == "会议通知.pdf"
+    assert (body["hours"], body["category"], body["status"], body["step_index"]) == ("12.0", "professional",
+                                                                                     "pending", 0)
+    assert [step["org"]["id"] for step in body["review_steps"]] == [tree.unit_a.id, tree.dept_a.id, tree.city.id]
+    assert body["evidence"][0]["filename"] == "会议通知.pdf"
     assert [d["id"] for d in client.get("/api/v1/declarations", headers=learner).get_json()] == [body["id"]]
     assert client.get(f"/api/v1/declarations/{body['id']}", headers=learner).get_json()["title"] == "全国学术年会"
     kinds = client.get("/api/v1/declaration-kinds?year=2026", headers=learner).get_json()
@@ -87,18 +91,21 @@ def test_the_review_chain_through_the_api_with_its_refusals(app, client, tree):
     again = client.post(resubmit, data={"note": "已补充论文", "evidence": [(io.BytesIO(PDF), "论文.pdf")]},
                         headers=learner, content_type="multipart/form-data")
     assert again.status_code == 200 and again.get_json()["status"] == "pending"
-    assert len(again.get_json()["evidence"]) == 2
+    assert len(again.get_json()["evidence"]) == 3
     assert client.post(resubmit, data={"evidence": [(io.BytesIO(PDF), "再次.pdf")]}, headers=learner,
                        content_type="multipart/form-data").status_code == 409
 
-    assert client.post(url, json={"decision": "approve"}, headers=unit).get_json()["step"] == "second"
+    assert client.post(url, json={"decision": "approve"}, headers=unit).get_json()["step_index"] == 1
     dept = bearer(app, client, tree.admins["dept_a"])
     refused = client.post("/api/v1/declarations/decisions", json={"ids": [declaration_id, "x"], "decision": "approve"},
                           headers=dept)
     assert refused.status_code == 422 and error_of(refused)["fields"]["ids"] == "申报编号无效。"
-    assert db.session.get(Declaration, declaration_id).step == ReviewStep.SECOND  # nothing half-done
+    assert db.session.get(Declaration, declaration_id).step_index == 1  # nothing half-done
+    checked = client.post("/api/v1/declarations/decisions", json={"ids": [declaration_id], "decision": "approve"},
+                          headers=dept)
+    assert checked.status_code == 200 and checked.get_json()[0]["step_index"] == 2  # hubei-2026: 人社部门审验 next
     filed = client.post("/api/v1/declarations/decisions", json={"ids": [declaration_id], "decision": "approve"},
-                        headers=dept)
+                        headers=bearer(app, client, tree.admins["city"]))
     assert filed.status_code == 200 and filed.get_json()[0]["status"] == "filed"
     assert filed.get_json()[0]["final_hours"] == "12.0"
 
@@ -106,7 +113,7 @@ def test_the_review_chain_through_the_api_with_its_refusals(app, client, tree):
 def test_voiding_through_the_api_makes_an_integrity_record_the_hr_chain_reads(app, client, tree):
     learner = bearer(app, client, tree.learner_a)
     declaration_id = _declare(client, learner).get_json()["id"]
-    for admin in ("unit_a", "dept_a"):
+    for admin in ("unit_a", "dept_a", "city"):
         client.post(f"/api/v1/declarations/{declaration_id}/decision", json={"decision": "approve"},
                     headers=bearer(app, client, tree.admins[admin]))
     city = bearer(app, client, tree.admins["city"])

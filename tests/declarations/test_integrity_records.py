@@ -103,7 +103,8 @@ def test_an_expired_record_is_marked_on_the_page_and_left_out_of_the_interface(a
 
 def test_two_admins_voiding_at_once_leave_one_voiding_and_one_record(app, tree, config):
     from lms.accounts.models import User
-    from tests.transfers.test_transfers import _postgres_only, _race
+    from tests.support.races import postgres_only as _postgres_only
+    from tests.support.races import race as _race
 
     _postgres_only(config)
     declaration_id = _filed_conference(app, tree)

@@ -62,6 +62,8 @@ class Training(db.Model):
     end_date: Mapped[dt.date]
     hours_per_day: Mapped[decimal.Decimal] = mapped_column(HOURS)
     category: Mapped[str] = mapped_column(sa.String(20))
+    # The training's own facts, the same for every attendee (e.g. organiser: hr), declared once by the declarer.
+    facts: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     status: Mapped[TrainingStatus] = mapped_column(enum_column(TrainingStatus), index=True)
     step_index: Mapped[int | None]
     version: Mapped[int] = mapped_column(default=1)

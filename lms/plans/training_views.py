@@ -35,6 +35,12 @@ def _roster_upload() -> tuple[bytes, str]:
     return data, (upload.filename or "") if upload else ""
 
 
+def _declared_facts(form, kind_id) -> dict[str, str]:
+    """The chosen kind's own facts from the form (``fact-<kind>-<fact>``); the other kinds' selects are ignored."""
+    prefix = f"fact-{kind_id}-"
+    return {key[len(prefix):]: value for key, value in form.items() if kind_id and key.startswith(prefix)}
+
+
 def _form_data():
     try:
         return request.form
@@ -56,7 +62,9 @@ def _render_form(problems=None, message: str | None = None, errors: dict | None 
     org = service.declarer_org(current_user)
     year = ledger.china_today().year
     rule_set = service.rule_set_of_org(org, year)
-    return render_template("trainings/form.html", org=org, rule_set=rule_set, kinds=service.training_kinds(rule_set),
+    kinds = service.training_kinds(rule_set)
+    return render_template("trainings/form.html", org=org, rule_set=rule_set, kinds=kinds,
+                           kind_facts={kind.id: service.declared_facts(kind) for kind in kinds},
                            form_data=_form_data(), errors=errors or {}, problems=(problems or [])[:PROBLEMS_SHOWN],
                            problem_count=len(problems or []), message=message, limits=service.LIMITS,
                            csrf_form=CsrfForm(formdata=None)), status
@@ -79,7 +87,8 @@ def create():
         training = service.declare(current_user, title=form.get("title"), kind_id=form.get("kind"),
                                    start_date=form.get("start_date"), end_date=form.get("end_date"),
                                    hours_per_day=form.get("hours_per_day"), category=form.get("category"),
-                                   roster=data, roster_name=filename)
+                                   roster=data, roster_name=filename,
+                                   facts=_declared_facts(form, form.get("kind")))
         db.session.commit()
     except SheetRejected as error:
         db.session.rollback()
@@ -111,6 +120,7 @@ def _render_detail(training_id: int, problems=None, message: str | None = None, 
     training = service.training_for(current_user, training_id)
     is_declarer = has_permission(current_user, Permission.DECLARE_TRAININGS, training.org)
     return render_template("trainings/detail.html", t=training, is_declarer=is_declarer,
+                           fact_rows=service.declared_fact_rows(training),
                            may_decide=service.reviewer_of_step(current_user, training),
                            decisions=service.Decision.LABELS, problems=(problems or [])[:PROBLEMS_SHOWN],
                            problem_count=len(problems or []), message=message,

@@ -45,7 +45,7 @@ from lms.plans.training_models import (
     TrainingStatus,
 )
 from lms.rules import RuleSet, compute
-from lms.rules.model import Actual, Kind, Multiple
+from lms.rules.model import Actual, Fact, Kind, Multiple
 
 MAX_TITLE_CHARS = 200
 MAX_REASON_CHARS = 500
@@ -79,10 +79,13 @@ def rule_set_of_org(org: Org, year: int) -> RuleSet:
 
 
 def rostered(kind: Kind) -> bool:
-    """Tell whether a kind can be computed from a training and a roster row (days attended) alone.
+    """Tell whether a kind can be computed from a training and a roster row (days attended).
 
     That is a kind whose hours are the attended hours (``actual``) or a multiple of the attended days, and whose
-    other facts are the training's dates, its category and bools the roster itself proves (a unit's 学习档案).
+    other facts are the training's dates, its category, bools the roster itself proves (a unit's 学习档案) and enum
+    facts. An enum fact (who organised it, Hunan's activity type) describes the training, not the person: it is the
+    same for every attendee, so the declarer states it once on the training (``declared_facts``). A number or a
+    text could differ from one attendee to the next and the roster has no column for it, so such a kind is refused.
     """
     formula = kind.formula
     if isinstance(formula, Actual):
@@ -94,12 +97,45 @@ def rostered(kind: Kind) -> bool:
     known = {amount, kind.category_fact}
     if kind.span:
         known |= {kind.span.start, kind.span.end, kind.span.excluded_days}
-    return all(fact.id in known or fact.type == "bool" for fact in kind.facts.values())
+    return all(fact.id in known or fact.type in ("bool", "enum") for fact in kind.facts.values())
 
 
 def training_kinds(rule_set: RuleSet) -> list[Kind]:
     """The kinds the rule set lets a roster fall under (``[review] roster_kinds``: org_training, unit_training)."""
     return [rule_set.kinds[kind_id] for kind_id in rule_set.review.roster_kinds if rostered(rule_set.kinds[kind_id])]
+
+
+def declared_facts(kind: Kind) -> list[Fact]:
+    """The facts the declarer states once for the whole training: the kind's enum facts other than the category."""
+    return [fact for fact in kind.facts.values() if fact.type == "enum" and fact.id != kind.category_fact]
+
+
+def check_declared_facts(kind: Kind, raw: Any) -> dict[str, str]:
+    """Check the training's own facts against the kind's schema; a Chinese message per fact, keyed ``facts.<id>``."""
+    raw = raw if isinstance(raw, dict) else {}
+    wanted = {fact.id: fact for fact in declared_facts(kind)}
+    problems: dict[str, str] = {f"facts.{key}": f"此类培训不需要填写 {key}。" for key in raw if key not in wanted}
+    values: dict[str, str] = {}
+    for fact in wanted.values():
+        value = clean_text(raw.get(fact.id))
+        if not value:
+            problems[f"facts.{fact.id}"] = f"请选择{fact.label}。"
+        elif value not in fact.values:
+            problems[f"facts.{fact.id}"] = f"{fact.label}应为以下之一：{'、'.join(fact.values.values())}。"
+        else:
+            values[fact.id] = value
+    if problems:
+        raise InvalidInput(problems)
+    return values
+
+
+def declared_fact_rows(training: Training) -> list[tuple[str, str]]:
+    """The training's own facts as a reviewer reads them: (举办单位类别, 人力资源社会保障部门)."""
+    kind = rule_set_of_org(training.org, training.year).kinds.get(training.kind)
+    if kind is None:
+        return []
+    return [(fact.label, fact.values.get(training.facts.get(fact.id), training.facts.get(fact.id, "")))
+            for fact in declared_facts(kind) if fact.id in (training.facts or {})]
 
 
 def attendee_facts(kind: Kind, training: Training, days: Decimal) -> dict[str, Any]:
@@ -117,6 +153,8 @@ def attendee_facts(kind: Kind, training: Training, days: Decimal) -> dict[str, A
             facts[fact.id] = training.category
         elif fact.id == formula.fact:
             facts[fact.id] = str(days * training.hours_per_day if isinstance(formula, Actual) else days)
+        elif fact.type == "enum":  # the training's own fact, declared once (who organised it, the activity type)
+            facts[fact.id] = (training.facts or {}).get(fact.id)
         else:  # a bool the roster proves, e.g. "用人单位已建立学习档案"
             facts[fact.id] = True
     return facts
@@ -260,7 +298,8 @@ def declarer_org(actor: User) -> Org:
 
 
 def declare(actor: User, *, title: Any, kind_id: Any, start_date: Any, end_date: Any, hours_per_day: Any,
-            category: Any, roster: bytes, roster_name: str, today: dt.date | None = None) -> Training:
+            category: Any, roster: bytes, roster_name: str, facts: Any = None,
+            today: dt.date | None = None) -> Training:
     """Declare a training the actor's base or unit ran, with its roster; it then waits for the chain's first step."""
     today = today or ledger.china_today()
     org = declarer_org(actor)
@@ -297,12 +336,20 @@ def declare(actor: User, *, title: Any, kind_id: Any, start_date: Any, end_date:
     if category_value not in rule_set.categories or (kind.category_fact
                                                      and category_value not in kind.facts[kind.category_fact].values):
         raise InvalidInput({"category": "请选择科目类别：公需科目或专业科目。"})
+    own_facts = check_declared_facts(kind, facts)
     if db.session.scalar(sa.select(Training.id).where(Training.org_id == org.id, Training.title == title_text,
                                                       Training.start_date == start, Training.end_date == end)):
         raise Conflict(f"{org.name}已申报过同名同期的培训“{title_text}”，不能重复申报（同一培训的学时只计一次）。")
     training = Training(org_id=org.id, declared_by_id=actor.id, year=end.year, rule_set_id=rule_set.id,
                         kind=kind.id, kind_label=kind.label[:200], title=title_text, start_date=start, end_date=end,
-                        hours_per_day=per_day, category=category_value, status=TrainingStatus.PENDING, step_index=0)
+                        hours_per_day=per_day, category=category_value, facts=own_facts,
+                        status=TrainingStatus.PENDING, step_index=0)
+    # A condition on the training's own facts (第十一条（一）: only 组织/人社/行业主管部门 trainings) would credit
+    # every attendee nothing: refuse it now with the article's sentence rather than send it up the chain for naught.
+    # The engine applies the same conditions again at filing.
+    probe = compute(rule_set, kind.id, attendee_facts(kind, training, Decimal(training.days)))
+    if probe.not_credited_reason:
+        raise InvalidInput({"facts": f"{probe.not_credited_reason}，不能按名单申报。"})
     rows = read_roster(org, roster, roster_name, training.days, rule_set)
     # The declarer's own submission is the unit's step (单位审核); the chain's later steps review it.
     steps = chain_for(rule_set, org)[1:]
@@ -314,7 +361,8 @@ def declare(actor: User, *, title: Any, kind_id: Any, start_date: Any, end_date:
     _replace_roster(training, rows)
     _record(training, actor, TrainingAction.SUBMITTED, None)
     audit.record(actor, "training.declare", object_type="training", object_id=training.id, label=training.title,
-                 org=org, after={"attendees": len(rows), "kind": kind.id, "steps": [s.label for s in steps]})
+                 org=org, after={"attendees": len(rows), "kind": kind.id, "facts": own_facts,
+                                "steps": [s.label for s in steps]})
     if not steps:  # a central unit's own review is final (第十四条): the declaration is its review
         _transition(training, TrainingStatus.PENDING, status=TrainingStatus.FILED, step_index=None)
         _file(training, actor)

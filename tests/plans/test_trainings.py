@@ -94,7 +94,7 @@ def test_a_roster_with_bad_rows_is_refused_whole_and_every_row_is_named(app, tre
     response = base.post("/trainings/new", content_type="multipart/form-data", data={
         "csrf_token": csrf_token(base, "/trainings/new"), "title": "培训", "kind": "org_training",
         "start_date": "2026-04-01", "end_date": "2026-04-02", "hours_per_day": "8", "category": "public",
-        "roster": (io.BytesIO(roster_bytes(rows)), "名单.xlsx")})
+        "fact-org_training-organiser": "hr", "roster": (io.BytesIO(roster_bytes(rows)), "名单.xlsx")})
     text = response.get_data(as_text=True)
     assert response.status_code == 422 and "第 7 行" in text and "与第 2 行重复" in text and "导入失败" not in text[:0]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Training)) == 0
@@ -130,8 +130,8 @@ def test_the_caps_apply_per_person_across_what_each_already_has(app, tree):
     filed, _keys = declarations.submit(tree.learner_a, kind_id="org_training", title="研修班", start_date="2026-04-01",
                                        end_date="2026-04-02", year="",
                                        facts={"start_date": "2026-04-01", "end_date": "2026-04-02", "travel_days": 0,
-                                              "hours": "16", "category": "professional"},
-                                       uploads=[(io.BytesIO(PDF), "通知.pdf")])
+                                              "hours": "16", "category": "professional", "organiser": "hr"},
+                                       uploads=[], materials={"attendance_proof": [(io.BytesIO(PDF), "结业证书.pdf")]})
     for admin in ("unit_a", "dept_a", "city"):
         declarations.decide(tree.admins[admin], filed.id, "approve", None)
     own = declare_training(tree.admins["unit_a"], [tree.learner_a], title="院内培训一", kind="unit_training",
@@ -159,7 +159,7 @@ def test_the_caps_apply_per_person_across_what_each_already_has(app, tree):
     # And a later declaration of the learner's own sees the rostered days as taken.
     outcome = declarations.compute_outcome(tree.learner_a, 2026, "org_training", {
         "start_date": "2026-04-03", "end_date": "2026-04-03", "travel_days": 0, "hours": "8",
-        "category": "public"})[1]
+        "category": "public", "organiser": "hr"})[1]
     assert outcome.hours == 0
 
 
@@ -218,6 +218,7 @@ def test_hunan_counts_8_hours_a_day_whatever_the_declared_hours(app, tree):
     assert [s.org_id for s in training.review_steps] == [tree.city.id]
     _approve_all(training, tree.admins["city"])
     assert training.attendees[0].hours == 12  # 1.5 days × 8 (学时折算细则第二部分第1条)
+    assert training.facts == {"activity": "training"}  # the activity type only chooses the evidence
 
 
 def test_the_pages_declare_review_in_a_batch_and_the_template_downloads(app, tree):
@@ -228,12 +229,17 @@ def test_the_pages_declare_review_in_a_batch_and_the_template_downloads(app, tre
     assert [c.value for c in sheet[1]] == ["姓名", "身份证号码", "出勤天数"]
     form = base.get("/trainings/new").get_data(as_text=True)
     assert "参加组织、人社、行业主管部门举办的线下培训班" in form and "参加学术会议" not in form
+    # The organiser is the training's own fact: one select, shown for the kind that asks it.
+    assert 'name="fact-org_training-organiser"' in form and "其他单位（培训机构、学会等）" in form
+    assert 'name="fact-unit_training-' not in form
     response = base.post("/trainings/new", content_type="multipart/form-data", data={
         "csrf_token": csrf_token(base, "/trainings/new"), "title": "护理新技术培训班", "kind": "org_training",
         "start_date": "2026-04-01", "end_date": "2026-04-02", "hours_per_day": "8", "category": "professional",
+        "fact-org_training-organiser": "industry",
         "roster": (io.BytesIO(roster_bytes([person_row(tree.learner_a)])), "名单.xlsx")})
     assert response.status_code == 302
     training_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    assert db.session.get(Training, training_id).facts == {"organiser": "industry"}
     assert "护理新技术培训班" in base.get("/trainings").get_data(as_text=True)
 
     department = client_for(app, tree.admins["dept_a"])
@@ -248,6 +254,8 @@ def test_the_pages_declare_review_in_a_batch_and_the_template_downloads(app, tre
     assert done.status_code == 302
     city = client_for(app, tree.admins["city"])
     url = f"/trainings/{training_id}"
+    shown = city.get(url).get_data(as_text=True)  # the reviewers see who organised it
+    assert "<dt>举办单位类别</dt><dd>行业主管部门</dd>" in shown
     assert city.post(f"{url}/decision", data={"csrf_token": csrf_token(city, url),
                                               "decision": "approve"}).status_code == 302
     assert [e.hours for e in _entries(tree.learner_a)] == [16]
@@ -310,3 +318,35 @@ def test_the_departments_to_do_list_counts_the_trainings_at_its_step(client, tre
         return {item["key"]: item["count"] for item in items}.get("trainings")
 
     assert (count(tree.admins["dept_a"]), count(tree.admins["city"]), count(tree.admins["dept_b"])) == (1, 0, 0)
+
+
+def test_the_organiser_is_declared_once_and_a_training_by_anyone_else_is_refused_with_the_article(app, tree):
+    base = tree.admins["base_a"]
+    with pytest.raises(InvalidInput) as error:
+        declare_training(base, [tree.learner_a], facts={})
+    db.session.rollback()
+    assert error.value.fields == {"facts.organiser": "请选择举办单位类别。"}
+    with pytest.raises(InvalidInput, match="举办单位类别应为以下之一"):
+        declare_training(base, [tree.learner_a], facts={"organiser": "society"})
+    db.session.rollback()
+    with pytest.raises(InvalidInput) as error:
+        declare_training(base, [tree.learner_a], facts={"organiser": "other"})
+    db.session.rollback()
+    assert "第十一条（一）只认定由各级组织部门、人力资源社会保障部门、行业主管部门举办" in error.value.fields["facts"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Training)) == 0
+
+    # Through the page: the error names the field and the chosen value is kept.
+    page = client_for(app, base)
+    response = page.post("/trainings/new", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(page, "/trainings/new"), "title": "培训", "kind": "org_training",
+        "start_date": "2026-04-01", "end_date": "2026-04-02", "hours_per_day": "8", "category": "public",
+        "roster": (io.BytesIO(roster_bytes([person_row(tree.learner_a)])), "名单.xlsx")})
+    assert response.status_code == 422 and "请选择举办单位类别" in response.get_data(as_text=True)
+
+    # An accepted organiser reaches each attendee's facts, so the engine's condition is met at filing.
+    training = declare_training(base, [tree.learner_a], facts={"organiser": "organisation"})
+    db.session.commit()
+    kind = trainings.rule_set_of_org(tree.base_a, 2026).kinds["org_training"]
+    assert trainings.attendee_facts(kind, training, training.attendees[0].days)["organiser"] == "organisation"
+    _approve_all(training, tree.admins["dept_a"], tree.admins["city"])
+    assert training.attendees[0].hours == 16

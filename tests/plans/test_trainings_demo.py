@@ -34,6 +34,7 @@ def test_the_demo_base_has_a_training_the_department_approves_and_the_attendees_
     assert seed_demo_training(_user("base_admin"), keep_out={main_learner}) is None  # once
     training = db.session.scalar(sa.select(Training))
     assert training.attendees and main_learner not in {a.user.login for a in training.attendees}
+    assert training.facts == {"organiser": "industry"}
 
     department = _client_of(app, _user("dept_admin"))
     assert training.title in department.get("/trainings/review").get_data(as_text=True)

@@ -3,7 +3,8 @@
 The two fixed columns (``declarations.step`` first/second, ``second_org_id``) become ordered rows in
 ``declaration_review_steps``; rows already there keep the chain they were submitted under: 初审 by their first
 organisation, 复审 by their second if they had one, with the current step carried over. Decision rows keep their
-step as a position and its label. Trainings a base or unit declares with a roster get their own tables.
+step as a position and its label. Trainings a base or unit declares with a roster get their own tables; a training's
+own facts, the same for every attendee (who organised it), are a JSON column ``trainings.facts``.
 
 Revision ID: b7e4c2a9d1f3
 Revises: 7537af44fdb6
@@ -70,6 +71,7 @@ def upgrade():
     sa.Column('end_date', sa.Date(), nullable=False),
     sa.Column('hours_per_day', sa.Numeric(precision=6, scale=1), nullable=False),
     sa.Column('category', sa.String(length=20), nullable=False),
+    sa.Column('facts', sa.JSON(), nullable=False),
     sa.Column('status', sa.Enum('pending', 'returned', 'rejected', 'filed', name='trainingstatus', native_enum=False, length=20), nullable=False),
     sa.Column('step_index', sa.Integer(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),

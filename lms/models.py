@@ -11,6 +11,7 @@ from lms.ledger import models as ledger  # noqa: F401
 from lms.notices import models as notices  # noqa: F401
 from lms.notify import models as notify  # noqa: F401
 from lms.orgs import models as orgs  # noqa: F401
+from lms.plans import models as plans  # noqa: F401
 from lms.review import models as review  # noqa: F401
 from lms.statistics import models as statistics  # noqa: F401
 from lms.tracking import models as tracking  # noqa: F401

@@ -46,6 +46,11 @@ ACTION_LABELS = {
     "department.create": "添加内设部门", "department.update": "修改内设部门", "department.delete": "删除内设部门",
     "department.assign": "分配内设部门",
     "notice.publish": "发布通知公告", "notice.edit": "修改通知公告", "notice.withdraw": "撤回通知公告",
+    "plan.submit": "提交培训计划", "plan.revise": "修改重报培训计划", "plan.approve": "通过培训计划",
+    "plan.reject": "不通过培训计划", "plan.return": "退回培训计划",
+    "course_vetting.request": "课程提交审核", "course_vetting.approve": "通过课程审核",
+    "course_vetting.reject": "不通过课程审核",
+    "material.submit": "报送年度工作材料", "material.edit": "修改年度工作材料",
 }
 
 

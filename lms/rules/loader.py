@@ -15,12 +15,14 @@ from lms.rules.model import (
     CAP_PERIODS,
     FACT_TYPES,
     FORMULA_TYPES,
+    NO_COURSE_VETTING,
     Actual,
     Bonus,
     Cap,
     Category,
     CompletesYear,
     Condition,
+    CourseRules,
     Deferral,
     Fact,
     Fixed,
@@ -84,7 +86,7 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
     """Check a parsed rule-set file and build its RuleSet; raise RuleSetError naming ``source`` and the entry."""
     top = _Where(source)
     _keys(top, data, required={"id", "region", "region_label", "year", "title", "requirement", "categories", "kinds"},
-          optional={"until", "caps", "deferral", "transfers"})
+          optional={"until", "caps", "deferral", "transfers", "courses"})
     region = _identifier(top.at("region"), data["region"])
     year = _integer(top.at("year"), data["year"], minimum=2000)
     rule_set_id = _text(top.at("id"), data["id"])
@@ -128,12 +130,21 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
         transfers = TransferRules(_integer(where.at("answer_within_days"), raw["answer_within_days"], minimum=1),
                                   _text(where.at("basis"), raw["basis"]))
 
+    courses = NO_COURSE_VETTING
+    if "courses" in data:
+        where = top.at("courses")
+        raw = _table(where, data["courses"])
+        _keys(where, raw, required={"require_department_approval", "basis"})
+        if not isinstance(raw["require_department_approval"], bool):
+            where.at("require_department_approval").fail("应为 true 或 false")
+        courses = CourseRules(raw["require_department_approval"], _text(where.at("basis"), raw["basis"]))
+
     return RuleSet(
         id=rule_set_id, region=region, region_label=_text(top.at("region_label"), data["region_label"]),
         year=year, until=until, title=_text(top.at("title"), data["title"]), total_hours=total,
         minutes_per_hour=minutes_per_hour, requirement_article=requirement_article,
         categories=categories, kinds=kinds, caps=caps, deferral=deferral,
-        transfers=transfers,
+        transfers=transfers, courses=courses,
     )
 
 

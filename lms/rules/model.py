@@ -153,6 +153,18 @@ class TransferRules:
 
 
 @dataclass(frozen=True)
+class CourseRules:
+    """Whether a base's course needs its competent department's approval before learners see it (课程审核)."""
+
+    require_department_approval: bool
+    basis: str
+
+
+# A rule set that says nothing about courses does not hold them back.
+NO_COURSE_VETTING = CourseRules(require_department_approval=False, basis="规则集未要求课程审核")
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """One region's rules, applying from ``year`` to ``until`` (or until a newer version of the region)."""
 
@@ -170,6 +182,7 @@ class RuleSet:
     caps: tuple[Cap, ...]
     deferral: Deferral | None = None
     transfers: TransferRules | None = None
+    courses: CourseRules = NO_COURSE_VETTING
 
     def caps_for(self, kind_id: str) -> tuple[Cap, ...]:
         """Return the caps on a kind: per declaration first, then per day, then per year, each in file order."""

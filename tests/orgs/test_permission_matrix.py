@@ -149,6 +149,18 @@ ACTIONS = [
     Action("分配内设部门", Permission.MANAGE_DEPARTMENTS,
            _api("PUT", lambda t, i: f"/api/v1/people/{_person(t, i).id}/department", {"department_id": 999999}),
            _person),
+    Action("培训计划", Permission.SUBMIT_PLANS, _api("GET", _fixed("/api/v1/plans"))),
+    Action("填报培训计划页", Permission.SUBMIT_PLANS, _page("GET", _fixed("/plans/new"))),
+    Action("培训计划审核", Permission.REVIEW_PLANS, _api("GET", _fixed("/api/v1/plans/review"))),
+    # No such filing: past authorisation the answer is 404, before it 403.
+    Action("审核培训计划", Permission.REVIEW_PLANS,
+           _api("POST", _fixed("/api/v1/plans/999999/decision"), {"decision": "approve"})),
+    Action("课程审核", Permission.VET_COURSES, _api("GET", _fixed("/api/v1/plans/courses"))),
+    Action("审核课程", Permission.VET_COURSES,
+           _api("POST", _fixed("/api/v1/plans/courses/999999/decision"), {"decision": "approve"})),
+    Action("年度工作材料", Permission.SUBMIT_MATERIALS, _api("GET", _fixed("/api/v1/plans/materials"))),
+    Action("年度工作材料页", Permission.SUBMIT_MATERIALS, _page("GET", _fixed("/plans/materials"))),
+    Action("年度工作材料报送情况", Permission.VIEW_MATERIALS, _api("GET", _fixed("/api/v1/plans/materials/overview"))),
 ]
 
 

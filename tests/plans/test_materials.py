@@ -8,6 +8,7 @@ import io
 import sqlalchemy as sa
 
 from lms.audit.models import AuditEntry
+from lms.audit.service import ACTION_LABELS
 from lms.extensions import db
 from lms.plans.models import WorkMaterial, WorkMaterialFile
 from tests.conftest import api_token, csrf_token
@@ -61,7 +62,7 @@ def test_a_department_sends_edits_and_downloads_its_material_and_the_bureaus_see
     assert client.get("/api/v1/plans/materials", headers=city).status_code == 403
     actions = list(db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.action.like("material.%"))
                                       .order_by(AuditEntry.id)))
-    assert actions == ["material.submit", "material.edit"]
+    assert actions == ["material.submit", "material.edit"] and set(actions) <= set(ACTION_LABELS)
 
 
 def test_bad_materials_are_refused_in_chinese_and_nothing_is_stored(app, tree):

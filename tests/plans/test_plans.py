@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from lms.accounts.models import User
 from lms.audit.models import AuditEntry
+from lms.audit.service import ACTION_LABELS
 from lms.core.errors import Conflict
 from lms.extensions import db
 from lms.orgs.models import OrgKind
@@ -29,7 +30,7 @@ def _audit() -> list[str]:
                                    .order_by(AuditEntry.id)))
 
 
-def test_a_plan_is_sent_back_revised_into_a_second_version_and_approved(app, tree):
+def test_a_plan_is_sent_back_revised_into_a_second_version_and_approved(app, client, tree):
     base = client_for(app, tree.admins["base_a"])
     items = [item(), item("医疗质量安全", "training", "professional", hours="8")]
     filing_id = filing_id_of(post_plan(base, items=items))
@@ -59,6 +60,11 @@ def test_a_plan_is_sent_back_revised_into_a_second_version_and_approved(app, tre
     assert sorted(a.filename for a in second.attachments) == ["补充说明.pdf", "计划.pdf"]
     assert second.attachments[0].key == first_attachment.key  # kept, not copied
 
+    compared = client.get(f"/api/v1/plans/{filing_id}/versions/2/compare",
+                          headers=api_token(client, tree.admins["dept_a"])).get_json()
+    assert (compared["version"], compared["against"]) == (2, 1)
+    assert [(row["state"], row["changed"]) for row in compared["rows"]] == [
+        ("same", []), ("changed", ["hours"]), ("added", sorted(item()))]
     comparison = department.get(f"/plans/{filing_id}/compare?version=2&against=1").get_data(as_text=True)
     assert "修改" in comparison and "新增" in comparison and "护理新进展" in comparison
     download = department.get(f"/plans/{filing_id}/attachments/{first_attachment.id}")
@@ -71,6 +77,7 @@ def test_a_plan_is_sent_back_revised_into_a_second_version_and_approved(app, tre
     filing = db.session.get(PlanFiling, filing_id)
     assert filing.status == FilingStatus.APPROVED and filing.versions[1].decided_by_id == tree.admins["dept_a"].id
     assert _audit() == ["plan.submit", "plan.return", "plan.revise", "plan.approve"]
+    assert set(_audit()) <= set(ACTION_LABELS)  # each shows with its Chinese label in 操作日志
     assert "已通过" in base.get("/plans").get_data(as_text=True)
 
 

@@ -107,6 +107,8 @@ def test_the_vetting_page_lets_the_department_approve_and_the_home_counts_it(app
     page = client_for(app, tree.admins["dept_a"])
     assert 'data-key="course_vettings">1<' in page.get("/").get_data(as_text=True)
     assert course.title in page.get("/plans/courses").get_data(as_text=True)
+    base_page = client_for(app, tree.admins["base_a"]).get(f"/base/courses/{course.id}").get_data(as_text=True)
+    assert "待主管部门审核" in base_page and tree.dept_a.name in base_page
     response = page.post(f"/plans/courses/{course.id}/decision",
                          data={"csrf_token": csrf_token(page, "/plans/courses"), "decision": "approve"})
     assert response.status_code == 302

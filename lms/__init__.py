@@ -195,7 +195,9 @@ def _register_blueprints(app: Flask) -> None:
     from lms.orgs.change_views import bp as org_change_pages
     from lms.orgs.structure_api import blp as org_structure_api
     from lms.orgs.views import bp as orgs_pages
+    from lms.plans.api import blp as plans_api
     from lms.plans.training_views import bp as training_pages
+    from lms.plans.views import bp as plan_pages
     from lms.player.origin_views import bp as media_origin
     from lms.player.views import bp as player
     from lms.review.api import blp as review_api
@@ -213,13 +215,13 @@ def _register_blueprints(app: Flask) -> None:
                       certificate_pages, review_pages, review_attempt_pages, declaration_pages, exams_pages, exams_api,
                       audit_pages, statistics_pages, notify_pages, transfer_pages, notice_pages, address_pages,
                       person_change_pages, org_change_pages, media_origin, notification_pages, training_pages,
-                      integrity_pages):
+                      integrity_pages, plan_pages):
         app.register_blueprint(blueprint)
     api = app.extensions["lms.api"]
     for blueprint in (accounts_api, orgs_api, org_admin_api, org_structure_api, courses_api, uploads_api, review_api,
                       statistics_api, transfers_api, notices_api, addresses_api, review_attempts_api,
                       person_changes_api, org_changes_api, notifications_api, declaration_reviews_api,
-                      declarations_api, ledger_api, certificates_api, quiz_api, interop_api):
+                      declarations_api, ledger_api, certificates_api, quiz_api, interop_api, plans_api):
         # The API authenticates by bearer token (or, for uploads, a session plus an X-CSRFToken header that
         # the view checks itself), so form CSRF does not apply.
         csrf.exempt(blueprint)

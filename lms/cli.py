@@ -57,6 +57,13 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  已开放测验：{title}")
         learner, unit_admin, dept_admin = (db.session.scalar(sa.select(User).where(User.login == login))
                                            for login in (logins[-1].login, "unit_admin", "dept_admin"))
+        from lms.plans.demo import seed_demo_course_vetting, seed_demo_material, seed_demo_plan
+
+        for title in seed_demo_course_vetting(dept_admin):
+            click.echo(f"  主管部门已审核通过课程：{title}")
+        for line in (seed_demo_plan(base_admin), seed_demo_material(dept_admin)):
+            if line:
+                click.echo(f"  {line}")
         for title in seed_demo_declarations(learner, unit_admin, dept_admin):
             click.echo(f"  已备案申报：{title}")
         for line in seed_demo_hunan():
@@ -70,7 +77,7 @@ def register_cli(app: Flask) -> None:
             click.echo(f"  {line}")
         for title in seed_demo_notices():
             click.echo(f"  已发布通知：{title}")
-        from lms.plans.demo import seed_demo_training
+        from lms.plans.training_demo import seed_demo_training
 
         training = seed_demo_training(base_admin, keep_out={learner.login})
         if training:

@@ -14,6 +14,7 @@ from lms.notices import models as notices  # noqa: F401
 from lms.notices import notification_models as notifications  # noqa: F401
 from lms.notify import models as notify  # noqa: F401
 from lms.orgs import models as orgs  # noqa: F401
+from lms.plans import models as plans  # noqa: F401
 from lms.plans import training_models as trainings  # noqa: F401
 from lms.review import models as review  # noqa: F401
 from lms.statistics import models as statistics  # noqa: F401

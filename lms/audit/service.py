@@ -52,6 +52,11 @@ ACTION_LABELS = {
     "interop.token": "外部系统取得访问令牌", "interop.person_record": "外部系统查询人员学时档案",
     "notice.publish": "发布通知公告", "notice.edit": "修改通知公告", "notice.withdraw": "撤回通知公告",
     "notification.settings": "修改消息短信设置", "notification.remind_deadline": "发送学时截止提醒",
+    "plan.submit": "提交培训计划", "plan.revise": "修改重报培训计划", "plan.approve": "通过培训计划",
+    "plan.reject": "不通过培训计划", "plan.return": "退回培训计划",
+    "course_vetting.request": "课程提交审核", "course_vetting.approve": "通过课程审核",
+    "course_vetting.reject": "不通过课程审核",
+    "material.submit": "报送年度工作材料", "material.edit": "修改年度工作材料",
 }
 
 

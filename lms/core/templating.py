@@ -34,6 +34,11 @@ ADMIN_MENU = [
     ("短信发送记录", "notifications.deliveries", {Permission.VIEW_SMS_DELIVERIES}),
     ("单位网络地址", "addresses.address_page", {Permission.MANAGE_ADDRESSES}),
     ("课程管理", "courses.base_courses", {Permission.MANAGE_COURSES}),
+    ("培训计划", "plans.own_page", {Permission.SUBMIT_PLANS}),
+    ("培训计划审核", "plans.review_page", {Permission.REVIEW_PLANS}),
+    ("课程审核", "plans.vetting_page", {Permission.VET_COURSES}),
+    ("年度工作材料", "plans.materials_page", {Permission.SUBMIT_MATERIALS}),
+    ("年度工作材料报送情况", "plans.materials_overview", {Permission.VIEW_MATERIALS}),
     ("统计查询", "statistics.overview", {Permission.VIEW_STATISTICS}),
     ("操作日志", "audit.log_page", {Permission.VIEW_AUDIT_LOG}),
 ]

@@ -32,6 +32,7 @@ from lms.extensions import db
 from lms.orgs.access import require, scope_org
 from lms.orgs.models import Org, OrgKind, ReviewStatus
 from lms.orgs.permissions import Permission
+from lms.plans import vetting
 
 TITLE_MAX = 100
 DESCRIPTION_MAX = 2000
@@ -389,6 +390,7 @@ def publish_course(actor: User, course_id: int) -> Course:
     course.state = CourseState.PUBLISHED
     course.published_at = course.published_at or utcnow()
     db.session.flush()
+    vetting.on_publish(actor, course)
     return course
 
 
@@ -470,7 +472,7 @@ def _require_learner(user: User) -> None:
 def catalogue_query(user: User, filters: CatalogueFilters):
     """Select the published courses matching the filters, newest first, with their coursewares and base."""
     _require_learner(user)
-    query = (sa.select(Course).where(Course.state == CourseState.PUBLISHED)
+    query = (sa.select(Course).where(Course.state == CourseState.PUBLISHED, vetting.listed_condition())
              .options(selectinload(Course.coursewares), selectinload(Course.base))
              .order_by(Course.published_at.desc(), Course.id.desc()))
     if filters.category is not None:
@@ -492,18 +494,20 @@ def catalogue_page(user: User, filters: CatalogueFilters):
 
 
 def catalogue_bases() -> list[Org]:
-    """Return the bases that have published courses, for the catalogue's filter."""
+    """Return the bases that have courses in the catalogue, for the catalogue's filter."""
     return list(db.session.scalars(
         sa.select(Org).where(Org.kind == OrgKind.BASE, Org.status == ReviewStatus.APPROVED,
-                             Org.id.in_(sa.select(Course.base_id).where(Course.state == CourseState.PUBLISHED)))
+                             Org.id.in_(sa.select(Course.base_id).where(Course.state == CourseState.PUBLISHED,
+                                                                        vetting.listed_condition())))
         .order_by(Org.name)
     ))
 
 
 def catalogue_years() -> list[int]:
-    """Return the years of published courses, newest first."""
+    """Return the years of the catalogue's courses, newest first."""
     return list(db.session.scalars(
-        sa.select(Course.year).where(Course.state == CourseState.PUBLISHED).distinct().order_by(Course.year.desc())
+        sa.select(Course.year).where(Course.state == CourseState.PUBLISHED, vetting.listed_condition()).distinct()
+        .order_by(Course.year.desc())
     ))
 
 
@@ -514,11 +518,11 @@ def is_enrolled(user: User, course: Course) -> bool:
 
 
 def course_for_learner(user: User, course_id: int) -> Course:
-    """Load a course a learner may see: published, or withdrawn but enrolled in."""
+    """Load a course a learner may see: in the catalogue (published and vetted), or withdrawn but enrolled in."""
     _require_learner(user)
     course = db.session.get(Course, course_id)
     if course is None or course.state == CourseState.DRAFT or (
-            course.state == CourseState.WITHDRAWN and not is_enrolled(user, course)):
+            (course.state == CourseState.WITHDRAWN or not vetting.is_listed(course)) and not is_enrolled(user, course)):
         raise NotFound("课程不存在或已下架。")
     return course
 

@@ -15,6 +15,7 @@ from lms.courses.forms import ActionForm, CourseForm, CoursewareForm, MoveForm
 from lms.courses.models import Category, CourseState, Enrollment, MediaStatus
 from lms.extensions import db
 from lms.orgs.permissions import Permission
+from lms.plans import vetting
 
 bp = Blueprint("courses", __name__, template_folder="templates")
 
@@ -91,7 +92,7 @@ def _render_course(course, add_form: CoursewareForm | None = None, status: int =
     return render_template(
         "courses/course_admin.html", course=course, add_form=add_form or CoursewareForm(formdata=None),
         problems=service.publish_problems(course), states={s["courseware_id"]: s for s in service.media_states(course)},
-        status_labels=STATUS_LABELS, max_hours=service.max_hours_of_any_video(),
+        status_labels=STATUS_LABELS, max_hours=service.max_hours_of_any_video(), vetting=vetting.vetting_of(course),
     ), status
 
 
@@ -193,12 +194,15 @@ def publish(course_id: int):
     """Publish the course to the catalogue, or say what still has to be fixed."""
     if _require_action_form():
         try:
-            service.publish_course(current_user, course_id)
+            course = service.publish_course(current_user, course_id)
             db.session.commit()
         except ServiceError as error:
             show_refusal(None, error)
             return _render_course(service.course_for_author(current_user, course_id), status=error.status)
-        flash("课程已发布，学员现在可以在课程目录中选课。", "success")
+        if vetting.is_listed(course):
+            flash("课程已发布，学员现在可以在课程目录中选课。", "success")
+        else:  # 第十五条: the competent department vets it first (lms/plans/vetting.py)
+            flash("课程已发布，已提交主管部门审核；审核通过后学员即可在课程目录中选课。", "success")
     return redirect(url_for("courses.course_page", course_id=course_id))
 
 

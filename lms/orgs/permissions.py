@@ -57,6 +57,11 @@ class Permission(enum.StrEnum):
     VIEW_SMS_DELIVERIES = "view_sms_deliveries"
     DECLARE_TRAININGS = "declare_trainings"
     VIEW_INTEGRITY_RECORDS = "view_integrity_records"
+    SUBMIT_PLANS = "submit_plans"
+    REVIEW_PLANS = "review_plans"
+    VET_COURSES = "vet_courses"
+    SUBMIT_MATERIALS = "submit_materials"
+    VIEW_MATERIALS = "view_materials"
 
     @property
     def label(self) -> str:
@@ -153,6 +158,21 @@ CATALOGUE: dict[Permission, PermissionInfo] = {
     # on the declaration itself.
     Permission.VIEW_INTEGRITY_RECORDS: PermissionInfo(
         "查看诚信档案", "查看本辖区人员因学时申报弄虚作假记入的诚信档案（第二十一条，记录期限 3 年）。", HR_KINDS),
+    Permission.SUBMIT_PLANS: PermissionInfo(
+        "提交培训计划", "向主管部门提交年度培训计划、培训计划申报和年度工作总结，退回后修改重报（管理手册 5.1.5）。",
+        BASE),
+    Permission.REVIEW_PLANS: PermissionInfo(
+        "审核培训计划",
+        "审核下属继续教育基地的年度培训计划、培训计划申报和年度工作总结：通过、不通过或退回修改（5.1.5）。",
+        DEPARTMENT_AND_HR),
+    Permission.VET_COURSES: PermissionInfo(
+        "课程审核", "审核下属继续教育基地发布的课程，通过后课程才进入学员的课程目录（学时管理办法第十五条）。",
+        DEPARTMENT_AND_HR),
+    Permission.SUBMIT_MATERIALS: PermissionInfo(
+        "年度工作材料报送", "按年度向上级人社部门报送学习指南、工作通知等材料，修改和下载已报送的材料（5.3）。",
+        frozenset({OrgKind.DEPARTMENT})),
+    Permission.VIEW_MATERIALS: PermissionInfo(
+        "查看年度工作材料", "查看、下载本辖区主管部门报送的年度工作材料，以及哪些主管部门尚未报送（5.3）。", HR_KINDS),
 }
 
 assert set(CATALOGUE) == set(Permission), "every permission needs its catalogue entry"

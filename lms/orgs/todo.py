@@ -24,6 +24,9 @@ from lms.orgs.access import has_permission
 from lms.orgs.models import OrgChange, ParentMove
 from lms.orgs.permissions import Permission
 from lms.orgs.service import reviewable_orgs_query
+from lms.plans import service as plans
+from lms.plans import vetting
+from lms.plans.models import CourseVetting, PlanFiling
 from lms.review.attempts import held_attempt_count
 from lms.review.service import held_count
 from lms.transfers.models import PersonTransfer
@@ -79,6 +82,15 @@ def _parent_moves(actor: User) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(ParentMove).where(moves.awaiting_condition(actor)))
 
 
+def _plans(actor: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(PlanFiling).where(plans.awaiting_condition(actor)))
+
+
+def _course_vettings(actor: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(CourseVetting)
+                             .where(vetting.awaiting_condition(actor)))
+
+
 # (key, label, permission, count, endpoint): shown only to admins holding the permission.
 TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
     ("learner_registrations", "待审核的人员注册", Permission.APPROVE_PEOPLE, _learner_registrations,
@@ -93,6 +105,8 @@ TODO_SOURCES: list[tuple[str, str, Permission, Callable[[User], int], str]] = [
      "person_changes.queue"),
     ("org_changes", "待审核的下级单位信息修改", Permission.REVIEW_ORG_CHANGES, _org_changes, "org_changes.queue"),
     ("parent_moves", "待本单位审核的更换上级部门", Permission.REVIEW_PARENT_CHANGES, _parent_moves, "orgs.moves_page"),
+    ("plans", "待审核的基地培训计划和总结", Permission.REVIEW_PLANS, _plans, "plans.review_page"),
+    ("course_vettings", "待审核的基地课程", Permission.VET_COURSES, _course_vettings, "plans.vetting_page"),
 ]
 
 

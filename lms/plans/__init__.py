@@ -1,1 +1,2 @@
-"""Bases' and units' yearly work: plans, summaries, trainings declared with a roster, departments' materials."""
+"""The bases' and departments' yearly work: plans and summaries, course vetting, trainings declared with a roster,
+annual work materials."""

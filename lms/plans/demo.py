@@ -1,59 +1,74 @@
-"""Demo data of trainings declared with a roster: the demo base has declared a training its competent department
-can approve (then the city bureau's 审验), after which each attendee sees the hours on their yearly page."""
+"""The demo's yearly work: the department has vetted its base's demo courses, the base has filed this year's
+training plan (waiting for the department), and the department has sent this year's 学习指南 to the city."""
 
 from __future__ import annotations
 
-import datetime as dt
+import io
 
 import sqlalchemy as sa
 
-from lms.accounts.models import Role, User
+from lms.accounts.models import User
 from lms.extensions import db
 from lms.ledger.service import china_today
-from lms.plans import trainings
-from lms.plans.training_models import Training
+from lms.plans import materials, service, vetting
+from lms.plans.models import CourseVetting, FilingKind, PlanFiling, VettingStatus, WorkMaterial
 
-DEMO_TRAINING_TITLE = "全市护理新技术线下培训班"
-
-
-def _roster(people: list[User]) -> bytes:
-    import io
-
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = trainings.SHEET
-    sheet.append([column.header for column in trainings.COLUMNS])
-    for person in people:
-        sheet.append([person.name, person.id_number, ""])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+DEMO_PLAN_TITLE = "{year}年度继续教育培训计划"
+DEMO_MATERIAL_TITLE = "{year}年度卫生健康系统专业技术人员继续教育学习指南"
 
 
-def seed_demo_training(base_admin: User, keep_out: set[str] = frozenset()) -> str | None:
-    """Declare, as the demo base, a two-day training with a roster of the unit's learners (not those in
-    ``keep_out``, whose demo year must stay as it is); it waits for the department. Safe to run again."""
-    if db.session.scalar(sa.select(Training.id).where(Training.title == DEMO_TRAINING_TITLE)):
-        return None
-    unit = db.session.scalar(sa.select(User.org_id).where(User.login == "unit_admin"))
-    people = [person for person in db.session.scalars(
-        sa.select(User).where(User.org_id == unit, User.role == Role.LEARNER, User.id_number.is_not(None))
-        .order_by(User.id)) if person.login not in keep_out and person.is_approved][:5]
-    if not people:
-        return None
-    today = china_today()
-    end = max(dt.date(today.year, 1, 2), today - dt.timedelta(days=7))
-    end = min(end, today)
-    start = end - dt.timedelta(days=1) if end.day > 1 or end.month > 1 else end
-    training = trainings.declare(base_admin, title=DEMO_TRAINING_TITLE, kind_id="org_training",
-                                 start_date=start, end_date=end, hours_per_day="6", category="professional",
-                                 roster=_roster(people), roster_name="参训人员名单.xlsx",
-                                 # The base runs the course for the 市卫健委 it answers to, the health sector's
-                                 # 行业主管部门: 第十一条（一） counts it as an industry department's training.
-                                 facts={"organiser": "industry"})
+def _pdf(text: str) -> io.BytesIO:
+    """A one-page PDF standing in for a scanned document (files are checked by content)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (595, 842), "white")
+    ImageDraw.Draw(image).text((60, 80), text, fill="black")
+    stream = io.BytesIO()
+    image.save(stream, format="PDF")
+    stream.seek(0)
+    return stream
+
+
+def seed_demo_course_vetting(dept_admin: User) -> list[str]:
+    """Approve the demo courses waiting for the department (课程审核), so learners find them in the catalogue."""
+    waiting = list(db.session.scalars(sa.select(CourseVetting).where(
+        CourseVetting.department_id == dept_admin.org_id, CourseVetting.status == VettingStatus.PENDING)))
+    titles = []
+    for item in waiting:
+        vetting.decide(dept_admin, item.course_id, "approve")
+        titles.append(item.course.title)
     db.session.commit()
-    step = training.current_step
-    return (f"{training.title}（{len(people)} 人，等待{step.org.name}{step.label}）" if step
-            else training.title)
+    return titles
+
+
+def seed_demo_plan(base_admin: User) -> str | None:
+    """File this year's training plan of the demo base, left for the department to approve; safe to run again."""
+    year = china_today().year
+    if db.session.scalar(sa.select(PlanFiling.id).where(PlanFiling.base_id == base_admin.org_id,
+                                                        PlanFiling.kind == FilingKind.ANNUAL_PLAN,
+                                                        PlanFiling.year == year)):
+        return None
+    items = [
+        {"title": "专业技术人员职业道德与诚信建设", "form": "course", "category": "public",
+         "start_date": f"{year}-03-01", "end_date": f"{year}-12-31", "hours": "6", "expected": "2000"},
+        {"title": "医疗质量安全核心制度培训班", "form": "training", "category": "professional",
+         "start_date": f"{year}-06-10", "end_date": f"{year}-06-12", "hours": "24", "expected": "120"},
+    ]
+    title = DEMO_PLAN_TITLE.format(year=year)
+    _, keys = service.submit(base_admin, "annual_plan", year, title, {"items": items},
+                             "含线上公需课程一门、线下专业培训班一期。", [(_pdf(f"{title}"), "培训计划.pdf")])
+    db.session.commit()
+    return f"{base_admin.org.name}已报送{title}，待主管部门审核（{len(keys)} 个附件）"
+
+
+def seed_demo_material(dept_admin: User) -> str | None:
+    """Send this year's 学习指南 of the demo department to the HR bureau above; safe to run again."""
+    year = china_today().year
+    if db.session.scalar(sa.select(WorkMaterial.id).where(WorkMaterial.department_id == dept_admin.org_id,
+                                                          WorkMaterial.year == year)):
+        return None
+    title = DEMO_MATERIAL_TITLE.format(year=year)
+    material, _ = materials.submit(dept_admin, {"year": year, "kind": "guide", "title": title},
+                                   [(_pdf(title), "学习指南.pdf")])
+    db.session.commit()
+    return f"{dept_admin.org.name}已向{material.bureau.name}报送{title}"

@@ -15,6 +15,7 @@ from lms.rules.model import (
     CAP_PERIODS,
     FACT_TYPES,
     FORMULA_TYPES,
+    NO_COURSE_VETTING,
     REVIEWER_KINDS,
     Actual,
     Bonus,
@@ -22,6 +23,7 @@ from lms.rules.model import (
     Category,
     CompletesYear,
     Condition,
+    CourseRules,
     Deferral,
     Fact,
     Fixed,
@@ -93,7 +95,7 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
     """Check a parsed rule-set file and build its RuleSet; raise RuleSetError naming ``source`` and the entry."""
     top = _Where(source)
     _keys(top, data, required={"id", "region", "region_label", "year", "title", "requirement", "categories", "kinds"},
-          optional={"until", "caps", "deferral", "transfers", "review", "windows"})
+          optional={"until", "caps", "deferral", "transfers", "review", "windows", "courses"})
     region = _identifier(top.at("region"), data["region"])
     year = _integer(top.at("year"), data["year"], minimum=2000)
     rule_set_id = _text(top.at("id"), data["id"])
@@ -144,13 +146,21 @@ def validate(data: Mapping[str, Any], source: str) -> RuleSet:
     review = _review(top.at("review"), data["review"], kinds) if "review" in data else None
     windows = tuple(_window(top.at("windows", index), entry, year)
                     for index, entry in enumerate(_array(top.at("windows"), data.get("windows", []))))
+    courses = NO_COURSE_VETTING
+    if "courses" in data:
+        where = top.at("courses")
+        raw = _table(where, data["courses"])
+        _keys(where, raw, required={"require_department_approval", "basis"})
+        if not isinstance(raw["require_department_approval"], bool):
+            where.at("require_department_approval").fail("应为 true 或 false")
+        courses = CourseRules(raw["require_department_approval"], _text(where.at("basis"), raw["basis"]))
 
     return RuleSet(
         id=rule_set_id, region=region, region_label=_text(top.at("region_label"), data["region_label"]),
         year=year, until=until, title=_text(top.at("title"), data["title"]), total_hours=total,
         minutes_per_hour=minutes_per_hour, requirement_article=requirement_article,
         categories=categories, kinds=kinds, caps=caps, deferral=deferral,
-        transfers=transfers, windows=windows, **({"review": review} if review else {}),
+        transfers=transfers, windows=windows, courses=courses, **({"review": review} if review else {}),
     )
 
 

@@ -266,6 +266,18 @@ class Window:
 
 
 @dataclass(frozen=True)
+class CourseRules:
+    """Whether a base's course needs its competent department's approval before learners see it (课程审核)."""
+
+    require_department_approval: bool
+    basis: str
+
+
+# A rule set that says nothing about courses does not hold them back.
+NO_COURSE_VETTING = CourseRules(require_department_approval=False, basis="规则集未要求课程审核")
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """One region's rules, applying from ``year`` to ``until`` (or until a newer version of the region)."""
 
@@ -285,6 +297,7 @@ class RuleSet:
     transfers: TransferRules | None = None
     review: ReviewChain = DEFAULT_REVIEW
     windows: tuple[Window, ...] = ()
+    courses: CourseRules = NO_COURSE_VETTING
 
     def caps_for(self, kind_id: str) -> tuple[Cap, ...]:
         """Return the caps on a kind: per declaration first, then per day, then per year, each in file order."""

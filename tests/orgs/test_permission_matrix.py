@@ -169,6 +169,18 @@ ACTIONS = [
     # No reason: past authorisation the answer is 404 (no such declaration), before it 403.
     Action("认定弄虚作假（接口）", Permission.VOID_DECLARATIONS,
            _api("POST", _fixed("/api/v1/declarations/999999/void"), {"reason": "矩阵测试"})),
+    Action("培训计划", Permission.SUBMIT_PLANS, _api("GET", _fixed("/api/v1/plans"))),
+    Action("填报培训计划页", Permission.SUBMIT_PLANS, _page("GET", _fixed("/plans/new"))),
+    Action("培训计划审核", Permission.REVIEW_PLANS, _api("GET", _fixed("/api/v1/plans/review"))),
+    # No such filing: past authorisation the answer is 404, before it 403.
+    Action("审核培训计划", Permission.REVIEW_PLANS,
+           _api("POST", _fixed("/api/v1/plans/999999/decision"), {"decision": "approve"})),
+    Action("课程审核", Permission.VET_COURSES, _api("GET", _fixed("/api/v1/plans/courses"))),
+    Action("审核课程", Permission.VET_COURSES,
+           _api("POST", _fixed("/api/v1/plans/courses/999999/decision"), {"decision": "approve"})),
+    Action("年度工作材料", Permission.SUBMIT_MATERIALS, _api("GET", _fixed("/api/v1/plans/materials"))),
+    Action("年度工作材料页", Permission.SUBMIT_MATERIALS, _page("GET", _fixed("/plans/materials"))),
+    Action("年度工作材料报送情况", Permission.VIEW_MATERIALS, _api("GET", _fixed("/api/v1/plans/materials/overview"))),
 ]
 
 

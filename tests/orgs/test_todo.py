@@ -18,7 +18,8 @@ def test_each_admin_sees_the_counts_of_their_own_queues(client, tree):
     assert counts(client, tree.admins["unit_a"]) == {"learner_registrations": 1, "declarations": 0, "trainings": 0,
                                                      "transfers": 0, "person_changes": 0}
     assert counts(client, tree.admins["dept_a"]) == {"org_registrations": 0, "declarations": 0, "trainings": 0,
-                                                     "org_changes": 0, "parent_moves": 0}
+                                                     "org_changes": 0, "parent_moves": 0, "plans": 0,
+                                                     "course_vettings": 0}
     assert counts(client, tree.reviewer) == {"held_sessions": 0, "held_attempts": 0}
     assert counts(client, tree.admins["base_a"]) == {}
     assert counts(client, tree.learner_a) == {}

@@ -10,7 +10,7 @@ from lms.demo import DEMO_PASSWORD, seed_demo_data
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.plans import trainings
-from lms.plans.demo import seed_demo_training
+from lms.plans.training_demo import seed_demo_training
 from lms.plans.training_models import Training, TrainingStatus
 from tests.conftest import login
 

@@ -58,6 +58,10 @@ KINDS: dict[str, Kind] = {
     "org_change": Kind("机构信息修改审核", True),
     "password_reset": Kind("管理员重置密码", True),
     "deadline": Kind("学时截止提醒", True),
+    # A base's plan decided: the base's admin reads it at work, in-app. Hours from a training's roster: one filing
+    # credits dozens of people at once, so in-app unless each asks for SMS (the year's page shows them too).
+    "plan": Kind("培训计划审核", False),
+    "training": Kind("培训学时入账", False),
 }
 
 

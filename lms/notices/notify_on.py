@@ -115,3 +115,23 @@ def password_reset(person: User, actor: User) -> None:
            f"您的登录密码已于 {china_time(utcnow(), '%Y-%m-%d %H:%M')}（北京时间）由管理员（{actor.name}）重置，"
            "请用管理员告知的临时密码登录并设置新密码；如非本人申请，请联系单位管理员。",
            path_for("accounts.password"), sms=True, title="密码已被管理员重置")
+
+
+_PLAN_TITLES = {"approved": "培训计划审核通过", "rejected": "培训计划未通过", "returned": "培训计划被退回修改"}
+
+
+def plan_decided(filing: Any, reason: str | None) -> None:
+    """A base's plan, single training or summary was approved, rejected or sent back by its department."""
+    what = filing.status.value
+    name = f"{filing.year}年{filing.kind.label}“{filing.latest.title}”"
+    text = {"approved": f"{name}已由{filing.department.name}审核通过。",
+            "rejected": f"{name}未通过{filing.department.name}的审核。{_reason(reason)}",
+            "returned": f"{name}被{filing.department.name}退回，请修改后重新报送。{_reason(reason)}"}[what]
+    notify(filing.latest.submitted_by, "plan", text, path_for("plans.detail_page", filing_id=filing.id),
+           title=_PLAN_TITLES[what])
+
+
+def training_filed(person: User, training: Any, hours: Any) -> None:
+    """An attendee's hours from a training declared with a roster were filed and posted."""
+    notify(person, "training", f"您参加的“{training.title}”（{training.org.name}）已审核备案，计 {hours} 学时。",
+           path_for("ledger.year_page", year=training.year), title="培训学时已入账")

@@ -22,6 +22,7 @@ from lms.core.db import utcnow
 from lms.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from lms.extensions import db
 from lms.ledger.service import china_today
+from lms.notices import notify_on
 from lms.orgs.access import admin_org, has_permission, require, within_scope
 from lms.orgs.models import HR_KINDS, Org, OrgKind
 from lms.orgs.permissions import Permission
@@ -167,6 +168,7 @@ def decide(actor: User, filing_id: Any, decision: Any, reason: Any = None) -> Pl
     record(actor, action, object_type="plan_filing", object_id=filing.id,
            label=f"{filing.base.name}：{filing.year}年{filing.kind.label}“{version.title}”（第 {version.number} 版）",
            org=filing.base, reason=text or None, after={"status": status.value, "version": version.number})
+    notify_on.plan_decided(filing, text or None)
     return filing
 
 

@@ -33,6 +33,7 @@ from lms.declarations.service import credited_this_year, outcome_json
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.ledger.models import SourceType
+from lms.notices import notify_on
 from lms.orgs.access import admin_org, has_permission, require, scope_org
 from lms.orgs.models import HR_KINDS, Org, OrgKind
 from lms.orgs.permissions import Permission
@@ -488,6 +489,7 @@ def _file(training: Training, actor: User) -> None:
         ledger.post(person, year=training.year, source_type=SourceType.TRAINING, source_id=attendee.id,
                     postings=postings, kind=kind.id, earned_on=training.end_date,
                     description=f"培训申报：{training.title}（{training.org.name}）", posted_by=actor)
+        notify_on.training_filed(person, training, outcome.hours)
     db.session.flush()
     _record(training, actor, TrainingAction.FILED, None)
 

@@ -296,3 +296,34 @@ def test_the_settings_page_keeps_the_sms_choice_per_kind(app, tree):
     bad = client.post("/notifications/settings", data={"csrf_token": token, "sms": ["nonsense"]},
                       follow_redirects=True).get_data(as_text=True)
     assert "没有这种消息" in bad
+
+
+def test_a_plan_decided_notifies_the_base_admin_who_filed_it(app, tree):
+    from lms.plans import service as plans
+    from tests.plans import plan_json, year
+
+    base_admin, dept_admin = tree.admins["base_a"], tree.admins["dept_a"]
+    filing, _ = plans.submit(base_admin, "annual_plan", year(), "年度计划", plan_json())
+    db.session.commit()
+    filing_id = filing.id
+    note = exactly_one(base_admin, "plan", lambda: plans.decide(dept_admin, filing_id, "return", "请补充课程安排"))
+    assert note.title == "培训计划被退回修改" and "请补充课程安排" in note.text
+    assert note.link == f"/plans/{filing_id}"
+
+
+def test_each_attendee_of_a_filed_training_is_told_their_hours(app, tree):
+    from lms.plans import trainings
+    from tests.plans import declare_training
+
+    training = declare_training(tree.admins["base_a"], [tree.learner_a, tree.learner_b])
+    db.session.commit()
+    trainings.decide(tree.admins["dept_a"], training.id, "approve", None)
+    db.session.commit()
+    before = {person.id: count(person, "training") for person in (tree.learner_a, tree.learner_b)}
+    trainings.decide(tree.admins["city"], training.id, "approve", None)
+    db.session.commit()
+    for person in (tree.learner_a, tree.learner_b):
+        assert count(person, "training") == before[person.id] + 1
+    note = db.session.scalars(sa.select(Notification).where(Notification.user_id == tree.learner_a.id,
+                                                            Notification.kind == "training")).one()
+    assert note.title == "培训学时已入账" and "16" in note.text and note.link == "/my/hours/2026"

@@ -11,7 +11,6 @@ import json
 
 from flask import g, request
 from flask_smorest import Blueprint
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from lms.accounts.models import Role
 from lms.core.api import page_body
@@ -44,24 +43,7 @@ _MULTIPART_FIELDS = {
 
 
 def _uploads() -> tuple[list[service.Upload], dict[str, list[service.Upload]]]:
-    """Read the evidence files — ``evidence`` (其他材料) and each named material ``evidence-<material>``, as the
-    form sends them — with the request limit raised for this request."""
-    settings = evidence.EvidenceSettings.current()
-    request.max_content_length = settings.evidence_max_files * settings.evidence_max_bytes + 64 * 1024
-    try:
-        files = request.files.getlist("evidence")
-        named = {field.removeprefix(materials.FIELD_PREFIX): request.files.getlist(field)
-                 for field in request.files if field.startswith(materials.FIELD_PREFIX)}
-        request.form  # noqa: B018 - read now, inside the raised limit
-    except RequestEntityTooLarge:
-        raise InvalidInput({"evidence": f"上传内容超过上限：每份申报最多 {settings.evidence_max_files} 个文件，"
-                                        f"每个不超过 {settings.max_size_text}。"}) from None
-    given = {material: _given(slot) for material, slot in named.items()}
-    return _given(files), {material: slot for material, slot in given.items() if slot}
-
-
-def _given(files) -> list[service.Upload]:
-    return [(file.stream, file.filename) for file in files if file and file.filename]
+    return materials.read_uploads(request)
 
 
 def _commit_or_unstore(keys: list[str]) -> None:

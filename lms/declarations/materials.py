@@ -7,11 +7,15 @@ uploads to those names. Files the learner adds beyond them are kept as "其他�
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+
 from lms.core.errors import InvalidInput
+from lms.declarations.evidence import EvidenceSettings
 from lms.declarations.models import Declaration, DeclarationEvidence
 from lms.rules import FactsError, check_facts, default_rule_sets
 from lms.rules.materials import MaterialsCheck, check_materials, missing_message, option_text, when_text
@@ -19,6 +23,34 @@ from lms.rules.model import Kind, Material
 
 Upload = tuple[BinaryIO, str | None]
 FIELD_PREFIX = "evidence-"  # the form's file input of material ``m`` is ``evidence-m``; other files are ``evidence``
+
+
+def read_uploads(request: Request, while_reading: Callable[[], None] | None = None,
+                 ) -> tuple[list[Upload], dict[str, list[Upload]]]:
+    """Read a declaration's files as the form and the API send them — ``evidence`` (其他材料) and one
+    ``evidence-<material>`` field per named slot — under a request limit raised for this one request.
+
+    ``while_reading`` runs inside that limit too (the form's CSRF check reads the body).
+    """
+    settings = EvidenceSettings.current()
+    # Room for every allowed file and the form's other fields; anything larger is refused before it is read.
+    request.max_content_length = settings.evidence_max_files * settings.evidence_max_bytes + 64 * 1024
+    try:
+        others = request.files.getlist("evidence")
+        named = {field.removeprefix(FIELD_PREFIX): request.files.getlist(field)
+                 for field in request.files if field.startswith(FIELD_PREFIX)}
+        request.form  # noqa: B018 - read now, inside the raised limit
+        if while_reading is not None:
+            while_reading()
+    except RequestEntityTooLarge:
+        raise InvalidInput({"evidence": f"上传内容超过上限：每份申报最多 {settings.evidence_max_files} 个文件，"
+                                        f"每个不超过 {settings.max_size_text}。"}) from None
+    given = {material: _given(files) for material, files in named.items()}
+    return _given(others), {material: files for material, files in given.items() if files}
+
+
+def _given(files) -> list[Upload]:
+    return [(file.stream, file.filename) for file in files if file and file.filename]
 
 
 @dataclass(frozen=True)

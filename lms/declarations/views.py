@@ -41,24 +41,7 @@ def _check_csrf() -> None:
 
 
 def _uploads() -> tuple[list[service.Upload], dict[str, list[service.Upload]]]:
-    """Read the evidence files (other files, and those of each named material slot ``evidence-<material>``), with
-    a request limit raised from the default for this one request."""
-    settings = evidence.EvidenceSettings.current()
-    # Room for every allowed file and the form's other fields; anything larger is refused before it is read.
-    request.max_content_length = settings.evidence_max_files * settings.evidence_max_bytes + 64 * 1024
-    try:
-        files = request.files.getlist("evidence")
-        named = {field.removeprefix(materials.FIELD_PREFIX): request.files.getlist(field)
-                 for field in request.files if field.startswith(materials.FIELD_PREFIX)}
-        _check_csrf()
-    except RequestEntityTooLarge:
-        raise InvalidInput({"evidence": f"上传内容超过上限：每份申报最多 {settings.evidence_max_files} 个文件，"
-                                        f"每个不超过 {settings.max_size_text}。"}) from None
-    return _given(files), {material: _given(slot) for material, slot in named.items() if _given(slot)}
-
-
-def _given(files) -> list[service.Upload]:
-    return [(file.stream, file.filename) for file in files if file and file.filename]
+    return materials.read_uploads(request, while_reading=_check_csrf)
 
 
 def _commit_or_unstore(keys: list[str]) -> None:

@@ -85,7 +85,13 @@ def _answer_attention_checks_until_complete(page, bank: list[Question]) -> int:
             if page.locator("[data-check-prompt]").inner_text() != prompt:
                 continue  # the server replaced the check meanwhile (an end check by a due one): read again
             page.click("[data-check-submit]")
-            page.wait_for_function("!document.querySelector('dialog[data-check]').open")
+            # Closed once the server took the answer — unless it replaced the check at that very moment (an end
+            # check arriving with the answer): then the dialog stays open with a new prompt, read again.
+            page.wait_for_function(
+                "p => !document.querySelector('dialog[data-check]').open"
+                " || document.querySelector('[data-check-prompt]').innerText !== p", arg=prompt)
+            if dialog.is_visible():
+                continue
             answered += 1
         page.wait_for_timeout(150)
     return answered

@@ -86,10 +86,12 @@ def _answer_attention_checks_until_complete(page, bank: list[Question]) -> int:
                 continue  # the server replaced the check meanwhile (an end check by a due one): read again
             page.click("[data-check-submit]")
             # Closed once the server took the answer — unless it replaced the check at that very moment (an end
-            # check arriving with the answer): then the dialog stays open with a new prompt, read again.
+            # check arriving with the answer: a new prompt) or the page says the answer did not get through
+            # ("提交失败…请再提交一次"): then, as a person would, read the dialog again and answer it.
             page.wait_for_function(
                 "p => !document.querySelector('dialog[data-check]').open"
-                " || document.querySelector('[data-check-prompt]').innerText !== p", arg=prompt)
+                " || document.querySelector('[data-check-prompt]').innerText !== p"
+                " || document.querySelector('[data-check-error]').textContent !== ''", arg=prompt)
             if dialog.is_visible():
                 continue
             answered += 1

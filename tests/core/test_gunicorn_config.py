@@ -29,4 +29,6 @@ def test_a_started_worker_freezes_what_it_loaded_and_collects_less_often(restore
         item.append(item)  # a cycle each: only the collector can free them
     del garbage, item
     assert gc.collect() >= 1000  # what is made after the freeze is still collected
-    assert gc.get_freeze_count() == frozen
+    # Nothing made after the freeze joined the frozen objects. (Frozen ones may still go by reference counting —
+    # another test's thread in this process freeing a module-level cache — so the count may drop, never grow.)
+    assert gc.get_freeze_count() <= frozen

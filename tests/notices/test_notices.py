@@ -181,10 +181,11 @@ def test_editing_on_the_page_sanitises_the_new_body_and_the_form_shows_the_store
 
 
 def _docx() -> bytes:
+    # Fixed entry dates: writestr(name) stamps the current time, so two packages built a second apart differ.
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as package:
-        package.writestr("[Content_Types].xml", "<Types/>")
-        package.writestr("word/document.xml", "<w:document/>")
+        for name, text in (("[Content_Types].xml", "<Types/>"), ("word/document.xml", "<w:document/>")):
+            package.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), text)
     return buffer.getvalue()
 
 

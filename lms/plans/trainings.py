@@ -29,7 +29,7 @@ from lms.core.validation import clean_text
 from lms.core.xlsx import MIB, CellProblem, Column, SheetRejected, UploadLimits, build_template, data_rows, open_upload
 from lms.courses.models import Category
 from lms.declarations.chain import chain_for
-from lms.declarations.service import credited_this_year, outcome_json
+from lms.declarations.service import credited_this_year, outcome_json, parse_date
 from lms.extensions import db
 from lms.ledger import service as ledger
 from lms.ledger.models import SourceType
@@ -276,15 +276,6 @@ def read_roster(org: Org, data: bytes, filename: str, training_days: int, rule_s
 # ------------------------------------------------------------------------------------------------ declaring
 
 
-def _parse_date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value or "").strip())
-    except ValueError:
-        return None
-
-
 def _hours_per_day(value: Any) -> Decimal | None:
     try:
         hours = Decimal(str(value if value is not None else "").strip())
@@ -310,7 +301,7 @@ def declare(actor: User, *, title: Any, kind_id: Any, start_date: Any, end_date:
         problems["title"] = "请填写培训名称。"
     elif len(title_text) > MAX_TITLE_CHARS:
         problems["title"] = f"培训名称最多 {MAX_TITLE_CHARS} 字。"
-    start, end = _parse_date(start_date), _parse_date(end_date)
+    start, end = parse_date(start_date), parse_date(end_date)
     if start is None:
         problems["start_date"] = "请填写开始日期（如 2026-03-01）。"
     if end is None:
